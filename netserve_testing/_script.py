@@ -1,0 +1,350 @@
+"""A conversation with a handler, written once and played over a fake or a real socket.
+
+A :class:`Script` is an ordered list of steps. Steps that the client performs
+(:class:`Send`, :class:`Close`, :class:`Reset`, :class:`GoQuiet`) and steps
+that check what the handler sent (:class:`Expect`, :class:`ExpectLine`,
+:class:`ExpectRegex`, :class:`ExpectClosed`) share one small interface, so the
+same script runs in memory (``run_handler(Handler, script)``) and against a
+real server (``script.run(server)``).
+
+Expectations are pure: :meth:`Expectation.match` looks at the bytes received
+so far and says "matched", "mismatch" or "need more data". Each transport only
+feeds them bytes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, List, Optional, Protocol, Tuple, Union
+
+__all__ = [
+    "Close",
+    "Expect",
+    "ExpectClosed",
+    "ExpectLine",
+    "ExpectRegex",
+    "Expectation",
+    "GoQuiet",
+    "Matched",
+    "Mismatch",
+    "Reset",
+    "Script",
+    "ScriptClient",
+    "Send",
+    "Step",
+]
+
+
+class ScriptClient(Protocol):
+    """What a transport must offer to play a :class:`Script` (a real client does)."""
+
+    def send(self, data: bytes) -> Any: ...
+    def expect(self, data: bytes) -> Any: ...
+    def expect_line(self, text: str) -> Any: ...
+    def expect_regex(self, pattern: Union[str, bytes, re.Pattern[bytes]]) -> Any: ...
+    def expect_closed(self) -> Any: ...
+    def close(self) -> Any: ...
+    def reset(self) -> Any: ...
+    def go_quiet(self) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Matched:
+    """An expectation was met by the first ``consumed`` bytes; ``value`` is its result."""
+
+    consumed: int
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """An expectation failed: what it wanted and what arrived, both already readable."""
+
+    expected: str
+    received: str
+
+
+Outcome = Optional[Union[Matched, Mismatch]]
+
+
+def _split_line(buffer: bytes) -> Optional[Tuple[bytes, int]]:
+    # A line ends at b"\n"; a b"\r" before it is part of the ending, not the text.
+    end = buffer.find(b"\n")
+    if end < 0:
+        return None
+    line = buffer[:end]
+    if line.endswith(b"\r"):
+        line = line[:-1]
+    return line, end + 1
+
+
+def _received(buffer: bytes, eof: bool) -> str:
+    if not buffer:
+        return "EOF" if eof else "nothing"
+    return f"{buffer!r} then EOF" if eof else repr(buffer)
+
+
+class Step:
+    """One step of a :class:`Script`."""
+
+    def apply(self, client: ScriptClient) -> Any:
+        """Perform this step with ``client`` (a real scripted client)."""
+        raise NotImplementedError(f"{type(self).__name__}.apply")
+
+    def describe(self) -> str:
+        """Return how this step reads in a transcript or a failure message."""
+        raise NotImplementedError(f"{type(self).__name__}.describe")
+
+
+class Expectation(Step):
+    """A step that checks the bytes the handler sent."""
+
+    def match(self, buffer: bytes, eof: bool) -> Outcome:
+        """Check ``buffer``, the unread bytes received so far.
+
+        Args:
+            buffer: Bytes received and not consumed by an earlier expectation.
+            eof: Whether the peer has closed its side (no more bytes will come).
+
+        Returns:
+            :class:`Matched` with how many bytes it consumed, :class:`Mismatch`,
+            or ``None`` if more bytes are needed to decide.
+        """
+        raise NotImplementedError(f"{type(self).__name__}.match")
+
+
+@dataclass(frozen=True)
+class Send(Step):
+    """The client sends ``data`` (one chunk)."""
+
+    data: bytes
+
+    def apply(self, client: ScriptClient) -> Any:
+        return client.send(self.data)
+
+    def describe(self) -> str:
+        return f"send {self.data!r}"
+
+
+@dataclass(frozen=True)
+class Close(Step):
+    """The client shuts down its sending side: the handler reads EOF."""
+
+    def apply(self, client: ScriptClient) -> Any:
+        return client.close()
+
+    def describe(self) -> str:
+        return "close (EOF)"
+
+
+@dataclass(frozen=True)
+class Reset(Step):
+    """The client aborts the connection: the handler sees a connection reset."""
+
+    def apply(self, client: ScriptClient) -> Any:
+        return client.reset()
+
+    def describe(self) -> str:
+        return "reset"
+
+
+@dataclass(frozen=True)
+class GoQuiet(Step):
+    """The client stops sending without closing: the handler's read times out."""
+
+    def apply(self, client: ScriptClient) -> Any:
+        return client.go_quiet()
+
+    def describe(self) -> str:
+        return "go quiet (the handler's next read times out)"
+
+
+@dataclass(frozen=True)
+class Expect(Expectation):
+    """The handler sends exactly ``data`` next."""
+
+    data: bytes
+
+    def apply(self, client: ScriptClient) -> Any:
+        return client.expect(self.data)
+
+    def describe(self) -> str:
+        return f"expect {self.data!r}"
+
+    def match(self, buffer: bytes, eof: bool) -> Outcome:
+        size = len(self.data)
+        if buffer[:size] == self.data:
+            return Matched(size, self.data)
+        if self.data.startswith(buffer) and not eof:
+            return None
+        return Mismatch(repr(self.data), _received(buffer[:size], eof and len(buffer) <= size))
+
+
+@dataclass(frozen=True)
+class ExpectLine(Expectation):
+    """The handler sends the line ``text`` next, ended by ``\\n`` or ``\\r\\n``."""
+
+    text: str
+    encoding: str = "utf-8"
+
+    def apply(self, client: ScriptClient) -> Any:
+        return client.expect_line(self.text)
+
+    def describe(self) -> str:
+        return f"expect line {self.text!r}"
+
+    def match(self, buffer: bytes, eof: bool) -> Outcome:
+        wanted = self.text.encode(self.encoding)
+        split = _split_line(buffer)
+        if split is None:
+            if eof or not wanted.startswith(buffer.rstrip(b"\r")):
+                return Mismatch(repr(wanted + b"\n"), _received(buffer, eof))
+            return None
+        line, consumed = split
+        if line == wanted:
+            return Matched(consumed, self.text)
+        return Mismatch(repr(wanted + b"\n"), repr(buffer[:consumed]))
+
+
+@dataclass(frozen=True)
+class ExpectRegex(Expectation):
+    """The next line the handler sends matches ``pattern`` (``re.search``, line ending removed).
+
+    The match object is the step's result: ``client.expect_regex(...)`` returns it.
+    """
+
+    pattern: bytes
+    flags: int = 0
+    _compiled: re.Pattern[bytes] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_compiled", re.compile(self.pattern, self.flags))
+
+    @classmethod
+    def of(cls, pattern: Union[str, bytes, re.Pattern[Any]], flags: int = 0) -> ExpectRegex:
+        """Build from a ``str`` or ``bytes`` pattern (``str`` is encoded as UTF-8)."""
+        if isinstance(pattern, re.Pattern):
+            flags |= pattern.flags & ~re.UNICODE
+            pattern = pattern.pattern
+        if isinstance(pattern, str):
+            pattern = pattern.encode("utf-8")
+        if not isinstance(pattern, bytes):
+            raise TypeError(f"expect_regex() pattern must be str or bytes, not {pattern!r}")
+        return cls(pattern, flags)
+
+    def apply(self, client: ScriptClient) -> Any:
+        return client.expect_regex(self._compiled)
+
+    def describe(self) -> str:
+        return f"expect a line matching {self.pattern!r}"
+
+    def match(self, buffer: bytes, eof: bool) -> Outcome:
+        split = _split_line(buffer)
+        if split is None:
+            if eof:
+                return Mismatch(f"a line matching {self.pattern!r}", _received(buffer, eof))
+            return None
+        line, consumed = split
+        found = self._compiled.search(line)
+        if found is None:
+            return Mismatch(f"a line matching {self.pattern!r}", repr(buffer[:consumed]))
+        return Matched(consumed, found)
+
+
+@dataclass(frozen=True)
+class ExpectClosed(Expectation):
+    """The handler sends nothing more and closes the connection (the client reads EOF)."""
+
+    def apply(self, client: ScriptClient) -> Any:
+        return client.expect_closed()
+
+    def describe(self) -> str:
+        return "expect the connection to close"
+
+    def match(self, buffer: bytes, eof: bool) -> Outcome:
+        if buffer:
+            return Mismatch("EOF", _received(buffer, eof))
+        return Matched(0) if eof else None
+
+
+class Script:
+    """A conversation with a handler, built with chainable steps.
+
+    The same script runs in memory against a handler class
+    (``netserve_testing.run_handler(Handler, script)``) and over a real
+    connection (``script.run(server)`` or ``script.run(client)``).
+
+    Example:
+        >>> script = Script().send_line("hi").expect_line("HI").close().expect_closed()
+        >>> [step.describe() for step in script.steps][:2]
+        ["send b'hi\\\\n'", "expect line 'HI'"]
+    """
+
+    def __init__(self, steps: Optional[List[Step]] = None) -> None:
+        self._steps: List[Step] = list(steps or [])
+
+    @property
+    def steps(self) -> Tuple[Step, ...]:
+        """The steps, in order."""
+        return tuple(self._steps)
+
+    def _add(self, step: Step) -> Script:
+        self._steps.append(step)
+        return self
+
+    def send(self, data: bytes) -> Script:
+        """Send ``data`` as one chunk."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"send() takes bytes, not {type(data).__name__}: {data!r}")
+        return self._add(Send(bytes(data)))
+
+    def send_line(self, text: str, *, newline: str = "\n", encoding: str = "utf-8") -> Script:
+        """Send ``text`` encoded, followed by ``newline``."""
+        if not isinstance(text, str):
+            raise TypeError(f"send_line() takes str, not {type(text).__name__}: {text!r}")
+        return self._add(Send((text + newline).encode(encoding)))
+
+    def expect(self, data: bytes) -> Script:
+        """Expect exactly ``data`` next from the handler."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"expect() takes bytes, not {type(data).__name__}: {data!r}")
+        return self._add(Expect(bytes(data)))
+
+    def expect_line(self, text: str, *, encoding: str = "utf-8") -> Script:
+        """Expect the line ``text`` next (ending ``\\n`` or ``\\r\\n``)."""
+        if not isinstance(text, str):
+            raise TypeError(f"expect_line() takes str, not {type(text).__name__}: {text!r}")
+        return self._add(ExpectLine(text, encoding))
+
+    def expect_regex(self, pattern: Union[str, bytes, re.Pattern[Any]], flags: int = 0) -> Script:
+        """Expect a next line in which ``pattern`` is found (``re.search``)."""
+        return self._add(ExpectRegex.of(pattern, flags))
+
+    def expect_closed(self) -> Script:
+        """Expect the handler to close the connection with nothing more sent."""
+        return self._add(ExpectClosed())
+
+    def close(self) -> Script:
+        """Shut down the client's sending side: the handler reads EOF."""
+        return self._add(Close())
+
+    def reset(self) -> Script:
+        """Abort the connection: the handler's next read or write fails with a reset."""
+        return self._add(Reset())
+
+    def go_quiet(self) -> Script:
+        """Stop sending without closing: the handler's next read times out."""
+        return self._add(GoQuiet())
+
+    def play(self, client: ScriptClient) -> None:
+        """Perform every step, in order, with a connected scripted ``client``."""
+        for step in self._steps:
+            step.apply(client)
+
+    def __len__(self) -> int:
+        return len(self._steps)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(step.describe() for step in self._steps)
+        return f"Script([{inner}])"
