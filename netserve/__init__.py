@@ -1,5 +1,71 @@
-"""netserve: a drop-in replacement for :mod:`socketserver` that shuts down at once."""
+"""netserve: a drop-in replacement for :mod:`socketserver` that shuts down at once.
+
+``import netserve as socketserver`` runs existing code unchanged. Beyond the
+standard library: ``shutdown()`` returns immediately whatever the
+``poll_interval``, ``shutdown()`` from the serving thread raises instead of
+hanging (``request_shutdown()`` never waits), addresses are checked with clear
+errors and IPv6 needs no subclass, Unix socket files are cleaned up, a bounded
+thread pool (:class:`ThreadPoolMixIn`), handler errors go through ``logging``,
+and everything is typed.
+
+Example:
+    >>> import netserve as socketserver
+    >>> class Upper(socketserver.StreamRequestHandler):
+    ...     def handle(self):
+    ...         self.wfile.write(self.rfile.readline().upper())
+    >>> server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Upper)
+    >>> server.server_close()
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from ._errors import AddressError, AddressTypeError, NetserveError, ShutdownDeadlockError
+from ._handlers import BaseRequestHandler, DatagramRequestHandler, StreamRequestHandler
+from ._mixins import ForkingMixIn, ThreadingMixIn, ThreadPoolMixIn
+from ._predefined import (
+    ForkingTCPServer,
+    ForkingUDPServer,
+    ForkingUnixDatagramServer,
+    ForkingUnixStreamServer,
+    ThreadingTCPServer,
+    ThreadingUDPServer,
+    ThreadingUnixDatagramServer,
+    ThreadingUnixStreamServer,
+    ThreadPoolTCPServer,
+    ThreadPoolUDPServer,
+    ThreadPoolUnixDatagramServer,
+    ThreadPoolUnixStreamServer,
+)
+from ._servers import BaseServer, TCPServer, UDPServer, UnixDatagramServer, UnixStreamServer
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AddressError",
+    "AddressTypeError",
+    "BaseRequestHandler",
+    "BaseServer",
+    "DatagramRequestHandler",
+    "ForkingMixIn",
+    "ForkingTCPServer",
+    "ForkingUDPServer",
+    "ForkingUnixDatagramServer",
+    "ForkingUnixStreamServer",
+    "NetserveError",
+    "ShutdownDeadlockError",
+    "StreamRequestHandler",
+    "TCPServer",
+    "ThreadPoolMixIn",
+    "ThreadPoolTCPServer",
+    "ThreadPoolUDPServer",
+    "ThreadPoolUnixDatagramServer",
+    "ThreadPoolUnixStreamServer",
+    "ThreadingMixIn",
+    "ThreadingTCPServer",
+    "ThreadingUDPServer",
+    "ThreadingUnixDatagramServer",
+    "ThreadingUnixStreamServer",
+    "UDPServer",
+    "UnixDatagramServer",
+    "UnixStreamServer",
+]

@@ -1,0 +1,75 @@
+"""A bounded pool of worker threads fed from an unbounded queue of requests."""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+from typing import Any, Callable, List, Optional, Tuple
+
+_Work = Optional[Tuple[Any, Any]]
+_pool_numbers = itertools.count(1)
+
+
+class WorkerPool:
+    """Runs ``work(request, client_address)`` on at most ``max_workers`` threads.
+
+    Threads start lazily, one per request that finds no idle worker, up to the
+    bound; requests beyond it wait in the queue. Invariant: ``_idle`` counts
+    workers that finished an item and have not yet been promised another one.
+    """
+
+    def __init__(self, work: Callable[[Any, Any], None], max_workers: int, daemon: bool) -> None:
+        self._work = work
+        self._max_workers = max_workers
+        self._daemon = daemon
+        self._queue: queue.SimpleQueue[_Work] = queue.SimpleQueue()
+        self._idle = threading.Semaphore(0)
+        self._lock = threading.Lock()
+        self._workers: List[threading.Thread] = []
+        self._closed = False
+        self._name = f"netserve-pool-{next(_pool_numbers)}"
+
+    @property
+    def size(self) -> int:
+        """How many worker threads have been started."""
+        return len(self._workers)
+
+    def submit(self, request: Any, client_address: Any) -> None:
+        """Queue a request; start a worker if none is idle and the bound allows."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the server's thread pool is closed")
+            self._queue.put((request, client_address))
+            if self._idle.acquire(blocking=False):
+                return
+            if len(self._workers) < self._max_workers:
+                worker = threading.Thread(
+                    target=self._run,
+                    name=f"{self._name}-worker-{len(self._workers) + 1}",
+                    daemon=self._daemon,
+                )
+                self._workers.append(worker)
+                worker.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            self._work(*item)
+            del item  # Drop the request before waiting for the next one.
+            self._idle.release()
+
+    def close(self, wait: bool) -> None:
+        """Let the workers finish the queued requests and exit; join them if ``wait``."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            workers = list(self._workers)
+            for _ in workers:
+                self._queue.put(None)
+        if wait:
+            for worker in workers:
+                worker.join()
