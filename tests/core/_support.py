@@ -1,0 +1,178 @@
+"""Helpers shared by the core tests: serving in a thread, loopback clients, bounded waits.
+
+Every wait in the core suite is bounded by :data:`TIMEOUT`, so a broken server fails a test
+instead of hanging the run. Nothing here sleeps: callers wait on events, queues and sockets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import socket
+import threading
+from typing import Any, Callable, Iterator, TypeVar
+
+import netserve
+
+#: Upper bound, in seconds, for every wait in the suite (never a measured duration).
+TIMEOUT = 10.0
+
+T = TypeVar("T")
+
+
+def call_with_timeout(func: Callable[[], T], timeout: float = TIMEOUT) -> T:
+    """Run ``func`` in a daemon thread; return its result or fail if it does not return in time."""
+    results: queue.Queue[tuple[bool, Any]] = queue.Queue()
+
+    def run() -> None:
+        try:
+            results.put((True, func()))
+        except BaseException as exc:
+            results.put((False, exc))
+
+    threading.Thread(target=run, daemon=True, name=f"call-{func!r}").start()
+    try:
+        ok, value = results.get(timeout=timeout)
+    except queue.Empty:
+        raise AssertionError(f"{func!r} did not return within {timeout} s") from None
+    if not ok:
+        raise value
+    result: T = value
+    return result
+
+
+def start_serving(server: netserve.BaseServer, poll_interval: float = 0.5) -> threading.Thread:
+    """Start ``server.serve_forever(poll_interval)`` in a daemon thread and return the thread."""
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": poll_interval},
+        daemon=True,
+        name="serve_forever",
+    )
+    thread.start()
+    return thread
+
+
+def stop_serving(server: netserve.BaseServer, thread: threading.Thread) -> None:
+    """Shut ``server`` down (bounded), join its serving thread and close it."""
+    try:
+        call_with_timeout(server.shutdown)
+        thread.join(TIMEOUT)
+        assert not thread.is_alive(), "serve_forever() did not return after shutdown()"
+    finally:
+        server.server_close()
+
+
+@contextlib.contextmanager
+def serving(server: netserve.BaseServer, poll_interval: float = 0.5) -> Iterator[threading.Thread]:
+    """Serve ``server`` in a thread for the ``with`` block; shut down and close it afterwards."""
+    thread = start_serving(server, poll_interval)
+    try:
+        yield thread
+    finally:
+        stop_serving(server, thread)
+
+
+def connect(server: netserve.BaseServer) -> socket.socket:
+    """Return a stream socket connected to ``server`` (any family), with a bounded timeout."""
+    sock = socket.socket(server.address_family, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(TIMEOUT)
+        sock.connect(server.server_address)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def recv_until_eof(sock: socket.socket) -> bytes:
+    """Read from ``sock`` until the peer closes its side."""
+    chunks = []
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def stream_exchange(server: netserve.BaseServer, payload: bytes) -> bytes:
+    """Connect, send ``payload``, half-close, and return everything the server sent back."""
+    with connect(server) as sock:
+        sock.sendall(payload)
+        sock.shutdown(socket.SHUT_WR)
+        return recv_until_eof(sock)
+
+
+def datagram_client(server: netserve.BaseServer, unix_dir: str | None = None) -> socket.socket:
+    """Return a datagram socket able to talk to ``server`` and receive its replies.
+
+    A Unix datagram client must be bound to receive a reply, so it binds to a fresh path in
+    ``unix_dir`` (removed with that directory).
+    """
+    sock = socket.socket(server.address_family, socket.SOCK_DGRAM)
+    try:
+        sock.settimeout(TIMEOUT)
+        if server.address_family == getattr(socket, "AF_UNIX", None):
+            assert unix_dir is not None, "a unix datagram client needs a directory to bind in"
+            sock.bind(_fresh_name(unix_dir))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+_client_counter = iter(range(1_000_000))
+
+
+def _fresh_name(directory: str) -> str:
+    # A path not used before in this process; the directory is private to one test.
+    return os.path.join(directory, f"c{os.getpid()}-{next(_client_counter)}")
+
+
+def datagram_exchange(
+    server: netserve.BaseServer, payload: bytes, unix_dir: str | None = None
+) -> bytes:
+    """Send one datagram to ``server`` and return the one datagram it sends back."""
+    with datagram_client(server, unix_dir) as sock:
+        sock.sendto(payload, server.server_address)
+        data, _ = sock.recvfrom(65536)
+        return data
+
+
+def exchange(server: netserve.BaseServer, payload: bytes, unix_dir: str | None = None) -> bytes:
+    """Round-trip ``payload`` with ``server``, stream or datagram alike."""
+    if server.socket_type == socket.SOCK_DGRAM:
+        return datagram_exchange(server, payload, unix_dir)
+    return stream_exchange(server, payload)
+
+
+def have_ipv6() -> bool:
+    """Return True if this host can bind a socket to ``::1``."""
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+def open_fds() -> set[int]:
+    """Return this process's open file descriptors (Linux ``/proc``)."""
+    return {int(name) for name in os.listdir("/proc/self/fd")}
+
+
+class EchoUpperHandler(netserve.StreamRequestHandler):
+    """Upper-cases one line: the seeds' example stream handler."""
+
+    def handle(self) -> None:
+        self.wfile.write(self.rfile.readline().strip().upper())
+
+
+class DatagramEchoUpperHandler(netserve.DatagramRequestHandler):
+    """Upper-cases one datagram through ``rfile``/``wfile``."""
+
+    def handle(self) -> None:
+        self.wfile.write(self.rfile.read().strip().upper())
