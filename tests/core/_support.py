@@ -107,8 +107,8 @@ def stream_exchange(server: netserve.BaseServer, payload: bytes) -> bytes:
 def datagram_client(server: netserve.BaseServer, unix_dir: str | None = None) -> socket.socket:
     """Return a datagram socket able to talk to ``server`` and receive its replies.
 
-    A Unix datagram client must be bound to receive a reply, so it binds to a fresh path in
-    ``unix_dir`` (removed with that directory).
+    The client is bound first, so its address is known before it sends: an IP client to the
+    server's host, a Unix client to a fresh path in ``unix_dir`` (removed with that directory).
     """
     sock = socket.socket(server.address_family, socket.SOCK_DGRAM)
     try:
@@ -116,6 +116,8 @@ def datagram_client(server: netserve.BaseServer, unix_dir: str | None = None) ->
         if server.address_family == getattr(socket, "AF_UNIX", None):
             assert unix_dir is not None, "a unix datagram client needs a directory to bind in"
             sock.bind(_fresh_name(unix_dir))
+        else:
+            sock.bind((server.server_address[0], 0))
     except BaseException:
         sock.close()
         raise
