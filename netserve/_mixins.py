@@ -182,6 +182,9 @@ def _wait_for_any_child(pids: Set[int]) -> None:
                 fds.append(pidfd_open(pid))
             except ProcessLookupError:
                 return  # Already exited: the caller's next reap collects it.
+            except OSError:
+                os.waitpid(pid, 0)  # No pidfd support in this kernel: wait for this one.
+                return
         with selectors.DefaultSelector() as selector:
             for fd in fds:
                 selector.register(fd, selectors.EVENT_READ)

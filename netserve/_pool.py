@@ -5,10 +5,41 @@ from __future__ import annotations
 import itertools
 import queue
 import threading
+import weakref
 from typing import Any, Callable, List, Optional, Tuple
 
 _Work = Optional[Tuple[Any, Any]]
 _pool_numbers = itertools.count(1)
+
+# Idle workers block on their queue forever, so a pool whose server was never closed
+# would keep the interpreter from exiting. threading's pre-join exit hook (the one
+# concurrent.futures uses) closes every live pool first: workers finish the requests
+# they have, then exit, and the interpreter joins them as usual.
+_live_pools: weakref.WeakSet[WorkerPool] = weakref.WeakSet()
+_exit_hook_lock = threading.Lock()
+_exit_hook_registered = False
+
+
+def _close_live_pools() -> None:
+    for pool in list(_live_pools):
+        pool.close(wait=False)
+
+
+def _track(pool: WorkerPool) -> bool:
+    """Arrange for ``pool`` to be closed at interpreter exit; False if that is impossible."""
+    global _exit_hook_registered
+    register = getattr(threading, "_register_atexit", None)
+    if register is None:
+        return False
+    with _exit_hook_lock:
+        if not _exit_hook_registered:
+            try:
+                register(_close_live_pools)
+            except RuntimeError:
+                return False  # The interpreter is shutting down already.
+            _exit_hook_registered = True
+    _live_pools.add(pool)
+    return True
 
 
 class WorkerPool:
@@ -29,6 +60,8 @@ class WorkerPool:
         self._workers: List[threading.Thread] = []
         self._closed = False
         self._name = f"netserve-pool-{next(_pool_numbers)}"
+        if not _track(self):
+            self._daemon = True  # Without the exit hook, only daemon workers cannot hang exit.
 
     @property
     def size(self) -> int:
