@@ -178,3 +178,65 @@ class DatagramEchoUpperHandler(netserve.DatagramRequestHandler):
 
     def handle(self) -> None:
         self.wfile.write(self.rfile.read().strip().upper())
+
+
+class Held(netserve.BaseRequestHandler):
+    """Signals ``server.started``, then holds the request until ``server.release`` is set."""
+
+    def handle(self) -> None:
+        server: Any = self.server
+        server.handler_thread = threading.current_thread()
+        server.started.set()
+        server.release.wait(TIMEOUT)
+        server.events.append("handler done")
+
+
+def held_server(server_class: Any, **attributes: Any) -> Any:
+    server_class = type("Server", (server_class,), attributes)
+    server = server_class(("127.0.0.1", 0), Held)
+    server.started = threading.Event()
+    server.release = threading.Event()
+    server.events = []
+    return server
+
+
+def close_in_thread(server: Any) -> threading.Event:
+    """Call ``server.server_close()`` in a thread; the returned event is set once it returns."""
+    closed = threading.Event()
+
+    def close() -> None:
+        server.server_close()
+        server.events.append("closed")
+        closed.set()
+
+    threading.Thread(target=close, daemon=True).start()
+    return closed
+
+
+def assert_server_close_waits_for_the_handler(server: Any) -> None:
+    thread = start_serving(server)
+    with connect(server):
+        assert server.started.wait(TIMEOUT)
+        call_with_timeout(server.shutdown)
+        thread.join(TIMEOUT)
+        closed = close_in_thread(server)
+        assert not closed.wait(0.2), "server_close() returned while a handler was running"
+        server.release.set()
+        assert closed.wait(TIMEOUT)
+    assert server.events == ["handler done", "closed"]
+
+
+def assert_server_close_does_not_wait(server: Any) -> None:
+    thread = start_serving(server)
+    try:
+        with connect(server):
+            assert server.started.wait(TIMEOUT)
+            call_with_timeout(server.shutdown)
+            thread.join(TIMEOUT)
+            closed = close_in_thread(server)
+            assert closed.wait(TIMEOUT), "server_close() waited for a running handler"
+            assert server.events == ["closed"]
+    finally:
+        server.release.set()
+        server.handler_thread.join(TIMEOUT)
+    assert server.events == ["closed", "handler done"]

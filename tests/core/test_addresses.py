@@ -27,9 +27,9 @@ needs_ipv6 = pytest.mark.skipif(not have_ipv6(), reason="IPv6 loopback is not av
 
 
 def handler_for(class_name: str) -> Any:
-    return DatagramEchoUpperHandler if "Datagram" in class_name or "UDP" in class_name else (
-        EchoUpperHandler
-    )
+    if "Datagram" in class_name or "UDP" in class_name:
+        return DatagramEchoUpperHandler
+    return EchoUpperHandler
 
 
 def path_of_length(directory: str, length: int) -> str:
@@ -67,9 +67,7 @@ def test_IPv6_threading_server_serves() -> None:
 
 @pytest.mark.parametrize("class_name", IP_CLASSES)
 @pytest.mark.parametrize("address", [None, 123, ["a", 1], "127.0.0.1:80"])
-def test_IP_address_of_the_wrong_type_is_an_AddressTypeError(
-    class_name: str, address: Any
-) -> None:
+def test_IP_address_of_the_wrong_type_is_an_AddressTypeError(class_name: str, address: Any) -> None:
     before = open_fds()
     with pytest.raises(netserve.AddressTypeError) as excinfo:
         getattr(netserve, class_name)(address, handler_for(class_name))

@@ -128,12 +128,12 @@ def test_BaseServer_handle_request_calls_the_override_points_in_order() -> None:
 
 
 def test_BaseServer_get_request_returns_the_connection_and_client_address() -> None:
-    with netserve.TCPServer(("127.0.0.1", 0), RecordingHandler) as server:
-        with connect(server) as client:
-            request, client_address = server.get_request()
-            with request:
-                assert client_address == client.getsockname()
-                assert request.getpeername() == client.getsockname()
+    server = netserve.TCPServer(("127.0.0.1", 0), RecordingHandler)
+    with server, connect(server) as client:
+        request, client_address = server.get_request()
+        with request:
+            assert client_address == client.getsockname()
+            assert request.getpeername() == client.getsockname()
 
 
 def test_BaseServer_verify_request_false_refuses_but_still_shuts_the_request_down() -> None:
@@ -191,14 +191,13 @@ def test_BaseServer_handle_error_receives_request_and_client_address() -> None:
         def handle_error(self, request: Any, client_address: Any) -> None:
             seen.append((request, client_address, sys.exc_info()[0]))
 
-    with Server(("127.0.0.1", 0), Failing) as server:
-        with connect(server) as client:
-            server.handle_request()
-            recv_until_eof(client)
-            request, client_address, exc_type = seen[0]
-            assert isinstance(request, socket.socket)
-            assert client_address == client.getsockname()
-            assert exc_type is KeyError
+    with Server(("127.0.0.1", 0), Failing) as server, connect(server) as client:
+        server.handle_request()
+        recv_until_eof(client)
+        request, client_address, exc_type = seen[0]
+        assert isinstance(request, socket.socket)
+        assert client_address == client.getsockname()
+        assert exc_type is KeyError
 
 
 def test_BaseServer_base_exception_closes_the_request_and_propagates() -> None:

@@ -78,16 +78,19 @@ class Banner:
         return int(self.address.rsplit(":", 1)[1])
 
 
-class CliProcess:
-    """A ``python -m netserve`` child whose stdout and stderr are read line by line."""
+class ChildProcess:
+    """A child process whose stdout and stderr are read line by line, without blocking."""
 
-    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+    def __init__(
+        self, command: list[str], env: Optional[dict[str, str]] = None, cwd: Optional[str] = None
+    ) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-X", "dev", "-m", "netserve", *args],
+            command,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             env=env,
+            cwd=cwd,
         )
         self._queue: queue.Queue[tuple[str, Optional[str]]] = queue.Queue()
         self.lines: dict[str, list[str]] = {"stdout": [], "stderr": []}
@@ -134,10 +137,6 @@ class CliProcess:
                 raise AssertionError(f"no {stream} line matched {pattern!r}\n{self.output()}")
             self._pull(left)
 
-    def serving(self) -> Banner:
-        """Wait for the start line and return it parsed."""
-        return Banner(*self.expect("stdout", BANNER).groups())
-
     def wait(self, timeout: float = TIMEOUT) -> int:
         """Wait for the exit and for both pipes to be drained; return the exit status."""
         status = self.proc.wait(timeout)
@@ -160,6 +159,17 @@ class CliProcess:
         assert self.proc.stderr is not None
         self.proc.stdout.close()
         self.proc.stderr.close()
+
+
+class CliProcess(ChildProcess):
+    """A ``python -m netserve ARGS`` child."""
+
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        super().__init__([sys.executable, "-X", "dev", "-m", "netserve", *args], env)
+
+    def serving(self) -> Banner:
+        """Wait for the start line and return it parsed."""
+        return Banner(*self.expect("stdout", BANNER).groups())
 
 
 @pytest.fixture

@@ -33,10 +33,9 @@ def test_TCPServer_class_attributes() -> None:
 
 def test_TCPServer_serves_the_seeds_example() -> None:
     server = netserve.TCPServer(("127.0.0.1", 0), EchoUpperHandler)
-    with serving(server):
-        with connect(server) as client:
-            client.sendall(b"hello world with TCP\n")
-            assert recv_until_eof(client) == b"HELLO WORLD WITH TCP"
+    with serving(server), connect(server) as client:
+        client.sendall(b"hello world with TCP\n")
+        assert recv_until_eof(client) == b"HELLO WORLD WITH TCP"
 
 
 def test_TCPServer_socket_is_a_listening_stream_socket() -> None:
@@ -106,7 +105,7 @@ def test_TCPServer_allow_reuse_port_sets_SO_REUSEPORT(base: str) -> None:
 
 def test_TCPServer_failed_bind_raises_address_in_use() -> None:
     with netserve.TCPServer(("127.0.0.1", 0), EchoUpperHandler) as taken:
-        with pytest.raises(OSError) as excinfo:
+        with pytest.raises(OSError, match="already in use") as excinfo:
             netserve.TCPServer(taken.server_address, EchoUpperHandler)
         assert excinfo.value.errno == errno.EADDRINUSE
 
@@ -116,7 +115,7 @@ def test_TCPServer_failed_bind_closes_the_socket_every_time() -> None:
     with netserve.TCPServer(("127.0.0.1", 0), EchoUpperHandler) as taken:
         before = open_fds()
         for _ in range(1000):
-            with pytest.raises(OSError):
+            with pytest.raises(OSError, match="already in use"):
                 netserve.TCPServer(taken.server_address, EchoUpperHandler)
         assert open_fds() - before == set()
 
@@ -142,12 +141,11 @@ def test_TCPServer_shutdown_request_half_closes_then_closes() -> None:
         def handle(self) -> None:
             self.request.sendall(b"bye")
 
-    with netserve.TCPServer(("127.0.0.1", 0), Quiet) as server:
-        with connect(server) as client:
-            request, address = server.get_request()
-            server.process_request(request, address)
-            assert request.fileno() == -1
-            assert recv_until_eof(client) == b"bye"
+    with netserve.TCPServer(("127.0.0.1", 0), Quiet) as server, connect(server) as client:
+        request, address = server.get_request()
+        server.process_request(request, address)
+        assert request.fileno() == -1
+        assert recv_until_eof(client) == b"bye"
 
 
 def test_TCPServer_server_close_closes_the_socket() -> None:

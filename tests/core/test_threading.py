@@ -15,12 +15,13 @@ import netserve
 
 from ._support import (
     TIMEOUT,
-    call_with_timeout,
+    assert_server_close_does_not_wait,
+    assert_server_close_waits_for_the_handler,
     connect,
     datagram_client,
+    held_server,
     recv_until_eof,
     serving,
-    start_serving,
 )
 
 THREADING_CLASSES = [
@@ -62,9 +63,9 @@ def test_Threading_server_handles_requests_concurrently(class_name: str, unix_di
                 assert first.recv(1024) == b"ONE"
                 assert second.recv(1024) == b"TWO"
         else:
-            with datagram_client(server, unix_dir) as first, datagram_client(
-                server, unix_dir
-            ) as second:
+            first = datagram_client(server, unix_dir)
+            second = datagram_client(server, unix_dir)
+            with first, second:
                 first.sendto(b"one", server.server_address)
                 second.sendto(b"two", server.server_address)
                 assert first.recv(1024) == b"ONE"
@@ -94,68 +95,6 @@ def test_ThreadingMixIn_daemon_threads(daemon: bool) -> None:
     with serving(server), connect(server) as client:
         recv_until_eof(client)
         assert seen.get(timeout=TIMEOUT) is daemon
-
-
-class Held(netserve.BaseRequestHandler):
-    """Signals ``server.started``, then holds the request until ``server.release`` is set."""
-
-    def handle(self) -> None:
-        server: Any = self.server
-        server.handler_thread = threading.current_thread()
-        server.started.set()
-        server.release.wait(TIMEOUT)
-        server.events.append("handler done")
-
-
-def held_server(server_class: Any, **attributes: Any) -> Any:
-    server_class = type("Server", (server_class,), attributes)
-    server = server_class(("127.0.0.1", 0), Held)
-    server.started = threading.Event()
-    server.release = threading.Event()
-    server.events = []
-    return server
-
-
-def close_in_thread(server: Any) -> threading.Event:
-    """Call ``server.server_close()`` in a thread; the returned event is set once it returns."""
-    closed = threading.Event()
-
-    def close() -> None:
-        server.server_close()
-        server.events.append("closed")
-        closed.set()
-
-    threading.Thread(target=close, daemon=True).start()
-    return closed
-
-
-def assert_server_close_waits_for_the_handler(server: Any) -> None:
-    thread = start_serving(server)
-    with connect(server):
-        assert server.started.wait(TIMEOUT)
-        call_with_timeout(server.shutdown)
-        thread.join(TIMEOUT)
-        closed = close_in_thread(server)
-        assert not closed.wait(0.2), "server_close() returned while a handler was running"
-        server.release.set()
-        assert closed.wait(TIMEOUT)
-    assert server.events == ["handler done", "closed"]
-
-
-def assert_server_close_does_not_wait(server: Any) -> None:
-    thread = start_serving(server)
-    try:
-        with connect(server):
-            assert server.started.wait(TIMEOUT)
-            call_with_timeout(server.shutdown)
-            thread.join(TIMEOUT)
-            closed = close_in_thread(server)
-            assert closed.wait(TIMEOUT), "server_close() waited for a running handler"
-            assert server.events == ["closed"]
-    finally:
-        server.release.set()
-        server.handler_thread.join(TIMEOUT)
-    assert server.events == ["closed", "handler done"]
 
 
 def test_ThreadingMixIn_block_on_close_waits_for_handler_threads() -> None:

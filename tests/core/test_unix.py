@@ -97,7 +97,7 @@ def test_UnixServer_never_deletes_a_pre_existing_regular_file(
 ) -> None:
     pathlib.Path(unix_path).write_bytes(b"precious")
     before = open_fds()
-    with pytest.raises(OSError) as excinfo:
+    with pytest.raises(OSError, match="already in use") as excinfo:
         getattr(netserve, class_name)(unix_path, handler_for(class_name))
     assert excinfo.value.errno == errno.EADDRINUSE
     assert unix_path in str(excinfo.value), "the bind error should name the path"
@@ -159,9 +159,7 @@ def test_UnixStreamServer_bind_and_activate_false_then_manual(
 @pytest.mark.skipif(not hasattr(socket, "SO_REUSEPORT"), reason="no SO_REUSEPORT")
 @pytest.mark.parametrize("class_name", UNIX_CLASSES)
 def test_UnixServer_ignores_allow_reuse_port(class_name: str, unix_path: str) -> None:
-    server_class: Any = type(
-        "Server", (getattr(netserve, class_name),), {"allow_reuse_port": True}
-    )
+    server_class: Any = type("Server", (getattr(netserve, class_name),), {"allow_reuse_port": True})
     with server_class(unix_path, handler_for(class_name)) as server:
         assert server.socket.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) == 0
 
@@ -173,8 +171,8 @@ def test_UnixStreamServer_client_address_and_request(unix_path: str) -> None:
         def handle(self) -> None:
             seen.append((self.request.family, self.client_address))
 
-    with netserve.UnixStreamServer(unix_path, Capture) as server:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
-            client.connect(unix_path)
-            server.handle_request()
+    server = netserve.UnixStreamServer(unix_path, Capture)
+    with server, socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        client.connect(unix_path)
+        server.handle_request()
     assert seen == [(socket.AF_UNIX, "")]
