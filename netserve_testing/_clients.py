@@ -132,6 +132,7 @@ class StreamClient(_Client):
         Example:
             >>> client.send(b"PING\\r\\n").expect(b"PONG\\r\\n")  # doctest: +SKIP
         """
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"send() takes bytes, not {type(data).__name__}: {data!r}")
         self.transcript.inbound(bytes(data))
@@ -148,6 +149,7 @@ class StreamClient(_Client):
         Example:
             >>> client.send_line("HELO x", newline="\\r\\n")  # doctest: +SKIP
         """
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
         if not isinstance(text, str):
             raise TypeError(f"send_line() takes str, not {type(text).__name__}: {text!r}")
         return self.send((text + newline).encode(encoding))
@@ -191,6 +193,7 @@ class StreamClient(_Client):
 
     def _fill(self, deadline: float, what: str) -> None:
         # Read one chunk into the buffer, or note EOF; raise on the deadline.
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise self._timed_out(what)
@@ -214,6 +217,7 @@ class StreamClient(_Client):
             self._eof = True
 
     def _await(self, expectation: Expectation) -> Any:
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
         if self._closed:
             raise ValueError(f"{expectation.describe()}: the client is closed")
         what = expectation.describe().replace("expect ", "", 1)
@@ -234,6 +238,7 @@ class StreamClient(_Client):
         Raises:
             ExpectationFailed: Other bytes, EOF, or the timeout came first.
         """
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"expect() takes bytes, not {type(data).__name__}: {data!r}")
         return bytes(self._await(Expect(bytes(data))))
@@ -244,6 +249,7 @@ class StreamClient(_Client):
         Raises:
             ExpectationFailed: Another line, EOF, or the timeout came first.
         """
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
         if not isinstance(text, str):
             raise TypeError(f"expect_line() takes str, not {type(text).__name__}: {text!r}")
         return str(self._await(ExpectLine(text, encoding)))
@@ -255,6 +261,7 @@ class StreamClient(_Client):
             >>> client.expect_regex(rb"^250 (\\S+)").group(1)  # doctest: +SKIP
             b'ok'
         """
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
         found: re.Match[bytes] = self._await(ExpectRegex.of(pattern, flags))
         return found
 
@@ -264,6 +271,7 @@ class StreamClient(_Client):
         Raises:
             ExpectationFailed: Bytes arrived, or the timeout came first.
         """
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
         self._await(ExpectClosed())
 
     def recv_exactly(self, size: int) -> bytes:
@@ -272,6 +280,7 @@ class StreamClient(_Client):
         Raises:
             ExpectationFailed: EOF or the timeout came before ``size`` bytes.
         """
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
         if size < 0:
             raise ValueError(f"recv_exactly() size must be >= 0, not {size}")
         deadline = time.monotonic() + self.timeout
@@ -289,6 +298,7 @@ class StreamClient(_Client):
         Raises:
             ExpectationFailed: EOF or the timeout came before a full line.
         """
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
         deadline = time.monotonic() + self.timeout
         while b"\n" not in self._buffer:
             if self._eof:
@@ -350,6 +360,7 @@ class DatagramClient(_Client):
 
     def send(self, data: bytes) -> DatagramClient:
         """Send ``data`` as one datagram to the server."""
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"send() takes bytes, not {type(data).__name__}: {data!r}")
         self.transcript.inbound(bytes(data))
@@ -362,6 +373,7 @@ class DatagramClient(_Client):
 
     def send_line(self, text: str, newline: str = "\n", encoding: str = "utf-8") -> DatagramClient:
         """Send ``text`` encoded, followed by ``newline``, as one datagram."""
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
         if not isinstance(text, str):
             raise TypeError(f"send_line() takes str, not {type(text).__name__}: {text!r}")
         return self.send((text + newline).encode(encoding))
@@ -372,6 +384,7 @@ class DatagramClient(_Client):
         Raises:
             ExpectationFailed: No datagram came within the timeout.
         """
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
         self.sock.settimeout(self.timeout)
         try:
             data, _ = self.sock.recvfrom(_RECV_SIZE)
@@ -381,6 +394,7 @@ class DatagramClient(_Client):
         return data
 
     def _await_datagram(self, expectation: Expectation, as_line: bool = False) -> Any:
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
         data = self.recv()
         fed = data + b"\n" if as_line and not data.endswith(b"\n") else data
         outcome = expectation.match(fed, True)
@@ -395,19 +409,23 @@ class DatagramClient(_Client):
 
     def expect(self, data: bytes) -> bytes:
         """Receive the next datagram and check it is exactly ``data``."""
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
         return bytes(self._await_datagram(Expect(bytes(data))))
 
     def expect_line(self, text: str, encoding: str = "utf-8") -> str:
         """Receive the next datagram and check it is the line ``text`` (ending optional)."""
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
         return str(self._await_datagram(ExpectLine(text, encoding), as_line=True))
 
     def expect_regex(self, pattern: Pattern, flags: int = 0) -> re.Match[bytes]:
         """Receive the next datagram and ``re.search`` ``pattern`` in it (ending removed)."""
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
         found: re.Match[bytes] = self._await_datagram(ExpectRegex.of(pattern, flags), as_line=True)
         return found
 
     def expect_closed(self) -> None:
         """Not available: a datagram server has no connection to close."""
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
         raise NotImplementedError("expect_closed() on a datagram client: there is no connection")
 
     def close(self) -> DatagramClient:

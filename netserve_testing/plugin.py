@@ -1,3 +1,282 @@
-"""The netserve pytest plugin (registered as ``netserve`` through the pytest11 entry point)."""
+"""The netserve pytest plugin: real servers per test, kind parametrization, seeded payloads.
+
+Registered as ``netserve`` through the ``pytest11`` entry point (disable it with
+``-p no:netserve``). The work is done by :class:`~netserve_testing.ServerFactory`;
+this module only wires it into pytest:
+
+- ``netserve`` fixture: a :class:`~netserve_testing.ServerFactory` per test.
+  Handler errors nobody marked handled fail the test; leaks fail its teardown.
+- ``server_kind`` fixture and ``@pytest.mark.netserve_kinds(...)``: run a test
+  across server kinds, with ids such as ``tcp-threading``.
+- ``netserve_faker`` fixture: a ``faker.Faker`` with the netserve provider,
+  seeded from the test's node id and the session seed.
+"""
 
 from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Generator, Iterator, List, Optional, TypeVar
+
+import pytest
+
+from ._harness import DEFAULT_TEARDOWN_TIMEOUT, ServerFactory, format_problems
+from ._kinds import ServerKind, select_kinds
+
+if TYPE_CHECKING:
+    from faker import Faker
+
+__all__ = ["SETTINGS_KEY", "NetserveSettings"]
+
+_T = TypeVar("_T")
+
+# One help text per setting, shared by the command-line option and the ini key.
+_HELP = {
+    "netserve_timeout": "seconds a scripted client or wait_for_requests() waits before "
+    "failing (default: 5)",
+    "netserve_teardown_timeout": "seconds teardown waits for handler threads and forked "
+    "children (default: 5)",
+    "netserve_leak_check": "after each test, fail on leaked threads, processes, sockets "
+    "and socket files: on or off (default: on)",
+    "netserve_seed": "session seed of the netserve_faker fixture, printed in failing "
+    "reports; pass it to replay a run (default: random)",
+    "netserve_backend": "server classes of the kinds: netserve or socketserver (the "
+    "standard library) (default: netserve)",
+}
+_FORK_WARNING = r"ignore:This process \(pid=\d+\) is multi-threaded:DeprecationWarning"
+
+
+@dataclass(frozen=True)
+class NetserveSettings:
+    """The plugin's settings for this run, in ``config.stash[SETTINGS_KEY]``.
+
+    Example:
+        >>> settings = request.config.stash[SETTINGS_KEY]  # doctest: +SKIP
+        >>> settings.timeout  # doctest: +SKIP
+        5.0
+    """
+
+    timeout: float = 5.0
+    teardown_timeout: float = DEFAULT_TEARDOWN_TIMEOUT
+    leak_check: bool = True
+    seed: int = 0
+    backend: Optional[str] = None
+
+
+#: Where the plugin keeps its settings: ``config.stash[SETTINGS_KEY]``.
+SETTINGS_KEY = pytest.StashKey[NetserveSettings]()
+_FACTORIES_KEY = pytest.StashKey[List[ServerFactory]]()
+_TEST_SEED_KEY = pytest.StashKey[int]()
+_FAKER_KEY = pytest.StashKey["Faker"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("netserve", "netserve: real servers for request handler tests")
+    for name, text in _HELP.items():
+        parser.addini(name, help=text, default="")
+        option = "--" + name.replace("_", "-")
+        group.addoption(option, dest=name, default=None, metavar="VALUE", help=text)
+
+
+def _setting(config: pytest.Config, name: str, convert: Callable[[str], _T], expected: str) -> Any:
+    value = config.getoption(name)
+    source = "--" + name.replace("_", "-")
+    if value is None:
+        value = config.getini(name)
+        source = f"ini option {name}"
+    if value is None or str(value).strip() == "":
+        return None
+    try:
+        return convert(str(value).strip())
+    except ValueError:
+        raise pytest.UsageError(f"{source}: expected {expected}, got {value!r}") from None
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise ValueError(text)
+    return value
+
+
+def _switch(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("on", "yes", "true", "1"):
+        return True
+    if lowered in ("off", "no", "false", "0"):
+        return False
+    raise ValueError(text)
+
+
+def _backend(text: str) -> str:
+    if text not in ("netserve", "socketserver"):
+        raise ValueError(text)
+    return text
+
+
+def _read_settings(config: pytest.Config) -> NetserveSettings:
+    timeout = _setting(config, "netserve_timeout", _seconds, "seconds > 0")
+    teardown = _setting(config, "netserve_teardown_timeout", _seconds, "seconds > 0")
+    leak_check = _setting(config, "netserve_leak_check", _switch, "on or off")
+    seed = _setting(config, "netserve_seed", int, "an integer")
+    backend = _setting(config, "netserve_backend", _backend, "netserve or socketserver")
+    if seed is None:
+        # pytest-xdist workers take the seed their controller drew, so all agree.
+        workerinput = getattr(config, "workerinput", {})
+        seed = workerinput.get("netserve_seed")
+    if seed is None:
+        seed = random.SystemRandom().randrange(1 << 32)
+    return NetserveSettings(
+        timeout=5.0 if timeout is None else timeout,
+        teardown_timeout=DEFAULT_TEARDOWN_TIMEOUT if teardown is None else teardown,
+        leak_check=True if leak_check is None else leak_check,
+        seed=seed,
+        backend=backend,
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[SETTINGS_KEY] = _read_settings(config)
+    config.addinivalue_line(
+        "markers",
+        "netserve_kinds(*selectors): run the test once per server kind it selects, through "
+        "the server_kind fixture; selectors: 'all', 'stream', 'datagram', 'inet', 'unix', "
+        "a transport ('tcp', 'udp', 'unix_stream', 'unix_dgram', 'tcp6', 'udp6'), a "
+        "concurrency ('sync', 'threading', 'forking', 'pool') or a kind id ('udp-pool'); "
+        "'a,b' means either, several arguments narrow",
+    )
+    # A forking server forks from its serving thread, so the process is always
+    # multi-threaded at fork time; Python 3.12+ warns about that on every fork.
+    config.addinivalue_line("filterwarnings", _FORK_WARNING)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """Hand the session seed to a pytest-xdist worker (called in the controller)."""
+    node.workerinput["netserve_seed"] = node.config.stash[SETTINGS_KEY].seed
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    settings = config.stash[SETTINGS_KEY]
+    return (
+        f"netserve: client timeout {settings.timeout:g} s, teardown timeout "
+        f"{settings.teardown_timeout:g} s, leak checks {'on' if settings.leak_check else 'off'}, "
+        f"backend {settings.backend or 'netserve'}, seed {settings.seed}"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "server_kind" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("netserve_kinds")
+    selectors = marker.args if marker is not None else ()
+    try:
+        kinds = select_kinds(*selectors)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"@pytest.mark.netserve_kinds{selectors!r}: {exc}") from None
+    if not kinds:
+        raise ValueError(f"@pytest.mark.netserve_kinds{selectors!r} selects no server kind")
+    metafunc.parametrize("server_kind", kinds, ids=[kind.id for kind in kinds], indirect=True)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
+    outcome = yield
+    # Errors recorded while the test ran fail the test itself; later ones fail teardown.
+    errors = [e for f in item.stash.get(_FACTORIES_KEY, []) for e in f.take_unhandled_errors()]
+    if not errors:
+        return
+    message = format_problems(errors, [])
+    if outcome.excinfo is None:
+        outcome.force_exception(pytest.fail.Exception(message, pytrace=False))
+    else:
+        item.add_report_section("call", "netserve handler errors", message)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, Any, None]:
+    outcome = yield
+    report = outcome.get_result()
+    seed = item.stash.get(_TEST_SEED_KEY, None)
+    if seed is not None and report.failed:
+        session_seed = item.config.stash[SETTINGS_KEY].seed
+        report.sections.append(
+            (
+                "netserve_faker",
+                f"netserve_faker seed {seed} (session seed {session_seed}); "
+                f"replay with --netserve-seed={session_seed}",
+            )
+        )
+
+
+@pytest.fixture
+def netserve(request: pytest.FixtureRequest) -> Iterator[ServerFactory]:
+    """Start real servers for this test; all are stopped and checked when it ends.
+
+    Scope: function. Type: :class:`netserve_testing.ServerFactory`.
+
+    ``netserve.serve(handler_class, kind="tcp-threading", **options)`` starts a
+    server on an ephemeral loopback address (a private Unix path for Unix kinds)
+    and returns a :class:`netserve_testing.ServerHandle` with ``.address``,
+    ``.connect()`` (a scripted client), ``.errors``, ``.requests`` and
+    ``.wait_for_requests(n)``. Options: ``server_class=`` (any socketserver-style
+    class), ``address=``, ``attrs=``, and server class attributes such as
+    ``daemon_threads`` or ``max_children``.
+
+    Handler errors not marked handled (``server.errors.expect(ValueError)``) fail
+    the test, each with its traceback and client address. At teardown every server
+    is shut down, closed, its threads joined and children reaped, and leaked
+    threads, processes, sockets or socket files fail the test (``--netserve-leak-check``).
+    """
+    settings = request.config.stash[SETTINGS_KEY]
+    factory = ServerFactory(
+        client_timeout=settings.timeout,
+        teardown_timeout=settings.teardown_timeout,
+        check_leaks=settings.leak_check,
+        backend=settings.backend,
+    )
+    request.node.stash.setdefault(_FACTORIES_KEY, []).append(factory)
+    yield factory
+    errors, leaks = factory.close()
+    if errors or leaks:
+        pytest.fail(format_problems(errors, leaks), pytrace=False)
+
+
+@pytest.fixture
+def server_kind(request: pytest.FixtureRequest) -> ServerKind:
+    """The server kind this run of the test uses; the test runs once per kind.
+
+    Scope: function. Type: :class:`netserve_testing.ServerKind`. Default: every
+    kind of the matrix (TCP, UDP, Unix stream, Unix datagram x sync, threading,
+    forking, pool), ids such as ``tcp-threading``; narrow with
+    ``@pytest.mark.netserve_kinds("stream")``. Pass it on: ``netserve.serve(Handler,
+    server_kind)``; ``server_kind.is_stream`` tells which handler to use.
+    """
+    kind: ServerKind = request.param
+    return kind
+
+
+@pytest.fixture
+def netserve_faker(request: pytest.FixtureRequest) -> Faker:
+    """A ``faker.Faker`` with the netserve payload provider, seeded for this test.
+
+    Scope: function. Type: ``faker.Faker``. Seed: derived from the session seed
+    (``--netserve-seed``, random by default) and the test's node id, so each test
+    gets its own stable data; a failing test's report prints the seed to replay.
+    Adds ``text_line()``, ``text_lines(n)``, ``payload(size)``,
+    ``payload_without(forbidden)``, ``unicode_edge_case()`` and
+    ``client_address(kind)``. Distinct from Faker's own ``faker`` fixture.
+    """
+    from ._payloads import derive_seed, make_faker
+
+    config = request.config
+    seed = derive_seed(config.stash[SETTINGS_KEY].seed, request.node.nodeid)
+    request.node.stash[_TEST_SEED_KEY] = seed
+    fake = config.stash.get(_FAKER_KEY, None)
+    if fake is None:
+        fake = config.stash[_FAKER_KEY] = make_faker()
+    fake.seed_instance(seed)
+    fake.unique.clear()
+    return fake
