@@ -807,6 +807,7 @@ class ServerHandle:
                     f"shutdown of {self._recorder.description} (killed)"
                 )
                 _kill(pid)
+                os.waitpid(pid, 0)
             if watched:
                 self.server.block_on_close = False
         finally:
