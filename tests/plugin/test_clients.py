@@ -110,9 +110,9 @@ def test_StreamClient_expect_closed_fails_on_extra_bytes(pair):
 
 def test_StreamClient_rejects_wrong_types_and_timeouts(pair):
     client, _ = pair
-    with pytest.raises(TypeError, match="send\\(\\) takes bytes, not str"):
+    with pytest.raises(TypeError, match=r"send\(\) takes bytes, not str"):
         client.send("text")  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="send_line\\(\\) takes str"):
+    with pytest.raises(TypeError, match=r"send_line\(\) takes str"):
         client.send_line(b"bytes")  # type: ignore[arg-type]
     a, b = socket.socketpair()
     b.close()
@@ -161,7 +161,7 @@ def test_DatagramClient_mismatch_and_timeout(netserve):
     assert isinstance(client, DatagramClient)
     with pytest.raises(ExpectationFailed, match="expected the datagram b'nope'"):
         client.send(b"x").expect(b"nope")
-    with pytest.raises(ExpectationFailed, match="timed out after 0.2 s waiting for a datagram"):
+    with pytest.raises(ExpectationFailed, match=r"timed out after 0.2 s waiting for a datagram"):
         client.recv()
 
 

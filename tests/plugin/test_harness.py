@@ -45,7 +45,8 @@ class LocalError(Exception):
 
 def test_ServerHandle_serves_and_records_requests():
     with serve(Upper) as server:
-        assert server.address[0] == "127.0.0.1" and server.address[1] > 0
+        assert server.address[0] == "127.0.0.1"
+        assert server.address[1] > 0
         server.connect().send_line("hi").expect_line("HI")
         (record,) = server.wait_for_requests(1)
         assert record.error is None
@@ -62,7 +63,8 @@ def test_ServerHandle_records_handler_errors_of_every_kind(netserve, server_kind
     client.send_line("boom now")
     records = server.wait_for_requests(1)
     error = server.errors.expect(ValueError, match="boom from")
-    assert records[0].error is not None and records[0].error.message == error.message
+    assert records[0].error is not None
+    assert records[0].error.message == error.message
     assert error.client_address == records[0].client_address
     assert 'raise ValueError(f"boom from {' in error.traceback
     assert error.traceback.startswith("Traceback (most recent call last):")
@@ -105,13 +107,15 @@ def test_ServerFactory_reports_every_unhandled_error_with_traceback():
 
 def test_HandlerErrors_expect_names_what_was_seen():
     errors = HandlerErrors([])
-    with pytest.raises(AssertionError, match="no unhandled handler error KeyError .*seen: none"):
+    with pytest.raises(AssertionError, match=r"no unhandled handler error KeyError .*seen: none"):
         errors.expect(KeyError)
 
 
 def test_wait_for_requests_times_out_without_requests(netserve):
     server = netserve.serve(Upper, "tcp-threading")
-    with pytest.raises(RequestsTimeout, match="waited 0.05 s for 1 requests to ThreadingTCPServer"):
+    with pytest.raises(
+        RequestsTimeout, match=r"waited 0.05 s for 1 requests to ThreadingTCPServer"
+    ):
         server.wait_for_requests(1, timeout=0.05)
 
 
@@ -124,7 +128,8 @@ def test_serve_stdlib_classes_and_a_users_subclass(netserve):
             return True
 
     server = netserve.serve(Upper, server_class=Counting, daemon_threads=True)
-    assert isinstance(server.server, Counting) and server.server.daemon_threads
+    assert isinstance(server.server, Counting)
+    assert server.server.daemon_threads
     assert type(server.server).__name__ == "Counting"
     server.connect().send_line("x").expect_line("X")
     server.wait_for_requests(1)
@@ -224,7 +229,8 @@ def test_stuck_forked_child_is_killed_and_reported():
     handle.connect().expect_line("forked")
     errors, leaks = handle.close()
     assert errors == []
-    assert len(leaks) == 1 and "still running 0.2 s after shutdown" in leaks[0], leaks
+    assert len(leaks) == 1, leaks
+    assert "still running 0.2 s after shutdown" in leaks[0]
     assert "(killed)" in leaks[0]
 
 
@@ -232,5 +238,5 @@ def test_close_twice_and_connect_after_close():
     handle = ServerHandle(Upper)
     assert handle.close() == ([], [])
     assert handle.close() == ([], [])
-    with pytest.raises(ValueError, match="the server ThreadingTCPServer at .* is closed"):
+    with pytest.raises(ValueError, match=r"the server ThreadingTCPServer at .* is closed"):
         handle.connect()
