@@ -1,0 +1,149 @@
+"""The pytest plugin end to end: a user's test file run by pytest in a subprocess."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+USER_TESTS = '''
+import socket
+import socketserver
+
+import pytest
+
+from netserve_testing import make_faker
+from netserve_testing._payloads import derive_seed
+
+kept = []
+
+
+class Upper(socketserver.StreamRequestHandler):
+    def handle(self):
+        line = self.rfile.readline()
+        if line.startswith(b"boom"):
+            raise ValueError("boom in " + self.server.__class__.__name__)
+        self.wfile.write(line.upper())
+
+
+class DatagramUpper(socketserver.BaseRequestHandler):
+    def handle(self):
+        data, sock = self.request
+        sock.sendto(data.upper(), self.client_address)
+
+
+class Keeper(socketserver.BaseRequestHandler):
+    def handle(self):
+        kept.append(self.request.dup())
+
+
+def test_passes(netserve):
+    netserve.serve(Upper).connect().send_line("hi").expect_line("HI")
+
+
+@pytest.mark.parametrize("kind", ["tcp-sync", "tcp-threading", "tcp-forking"])
+def test_handler_raises(netserve, kind):
+    netserve.serve(Upper, kind).connect().send_line("boom").expect_closed()
+
+
+def test_expected_error_is_marked(netserve):
+    server = netserve.serve(Upper, "unix_stream-forking")
+    server.connect().send_line("boom").expect_closed()
+    server.wait_for_requests(1)
+    server.errors.expect(ValueError, match="boom in ForkingUnixStreamServer")
+
+
+def test_stdlib_server_class(netserve):
+    server = netserve.serve(Upper, server_class=socketserver.ThreadingTCPServer)
+    server.connect().send_line("std").expect_line("STD")
+
+
+def test_leaks_a_socket(netserve):
+    netserve.serve(Keeper, "tcp-sync").connect().expect_closed()
+
+
+def test_client_times_out(netserve):
+    netserve.serve(Upper).connect().send(b"no end of line").expect_line("NO END")
+
+
+@pytest.mark.netserve_kinds("datagram", "sync,pool")
+def test_matrix(netserve, server_kind):
+    netserve.serve(DatagramUpper, server_kind).connect().send(b"x").expect(b"X")
+
+
+def test_faker_beside_fakers_own_fixture(request, netserve_faker, faker):
+    seed = derive_seed(12345, request.node.nodeid)
+    assert netserve_faker.payload(8) == make_faker(seed).payload(8)
+    assert isinstance(faker.name(), str)
+    assert netserve_faker.payload(4) == b"fail on purpose"
+'''
+
+
+def _check_outcome(result: pytest.RunResult) -> None:
+    result.assert_outcomes(passed=8, failed=5, errors=1)
+    result.stdout.fnmatch_lines_random(
+        [
+            "*FAILED test_user.py::test_handler_raises?tcp-sync?*",
+            "*FAILED test_user.py::test_handler_raises?tcp-threading?*",
+            "*FAILED test_user.py::test_handler_raises?tcp-forking?*",
+            "*ERROR test_user.py::test_leaks_a_socket*",
+            "*FAILED test_user.py::test_client_times_out*",
+            "*FAILED test_user.py::test_faker_beside_fakers_own_fixture*",
+        ]
+    )
+    out = result.stdout.str()
+    for server in ("TCPServer", "ThreadingTCPServer", "ForkingTCPServer"):
+        assert f"ValueError: boom in {server} (client ('127.0.0.1', " in out
+    assert out.count('in handle\n    raise ValueError("boom in " + self.server') == 3
+    assert "netserve: 1 leak after teardown" in out
+    assert "leak: socket left open: fd " in out
+    assert "--- timed out after 0.3 s waiting for line 'NO END'" in out
+    assert ">>> b'no end of line'" in out
+    assert "replay with --netserve-seed=12345" in out
+
+
+@pytest.fixture
+def user_tests(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makepyfile(test_user=USER_TESTS)
+    pytester.makeini("[pytest]\nnetserve_timeout = 0.3\nnetserve_seed = 12345\n")
+    return pytester
+
+
+def test_plugin_end_to_end(user_tests):
+    result = user_tests.runpytest_subprocess("-v", "-p", "no:cacheprovider")
+    _check_outcome(result)
+    result.stdout.fnmatch_lines(
+        [
+            "netserve: client timeout 0.3 s, teardown timeout 5 s, leak checks on, "
+            "backend netserve, seed 12345",
+        ]
+    )
+    result.stdout.fnmatch_lines_random(
+        [
+            "*test_matrix?udp-sync? PASSED*",
+            "*test_matrix?udp-pool? PASSED*",
+            "*test_matrix?unix_dgram-sync? PASSED*",
+            "*test_matrix?unix_dgram-pool? PASSED*",
+            "*test_stdlib_server_class PASSED*",
+            "*test_expected_error_is_marked PASSED*",
+        ]
+    )
+
+
+def test_plugin_end_to_end_under_xdist(user_tests):
+    result = user_tests.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider")
+    _check_outcome(result)
+
+
+def test_plugin_bad_option_is_a_usage_error(pytester: pytest.Pytester):
+    pytester.makepyfile("def test_nothing():\n    assert True\n")
+    result = pytester.runpytest_subprocess("--netserve-timeout=soon", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--netserve-timeout: expected seconds > 0, got 'soon'*"])
+
+
+def test_plugin_can_be_disabled(pytester: pytest.Pytester):
+    pytester.makepyfile("def test_uses(netserve):\n    pass\n")
+    result = pytester.runpytest("-p", "no:netserve", "-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*fixture 'netserve' not found*"])
