@@ -6,7 +6,7 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
-USER_TESTS = '''
+USER_TESTS = """
 import socket
 import socketserver
 
@@ -76,7 +76,7 @@ def test_faker_beside_fakers_own_fixture(request, netserve_faker, faker):
     assert netserve_faker.payload(8) == make_faker(seed).payload(8)
     assert isinstance(faker.name(), str)
     assert netserve_faker.payload(4) == b"fail on purpose"
-'''
+"""
 
 
 def _check_outcome(result: pytest.RunResult) -> None:

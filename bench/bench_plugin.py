@@ -1,0 +1,140 @@
+"""Per-test cost of a fresh real server: netserve's harness vs the stdlib by hand, and via pytest.
+
+Run: ``python bench/bench_plugin.py [--runs N]``. Each measured cycle is what a
+function-scoped fixture does for one test: start a server on port 0 (or a
+fresh Unix path), one request/response over a real connection, full teardown
+(shutdown, close, join, reap, leak checks for the harness). The last line runs
+200 tests that each start their own server, through pytest in a subprocess.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import socketserver
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from typing import Callable, List
+
+from netserve_testing import ServerFactory
+
+
+class Upper(socketserver.StreamRequestHandler):
+    def handle(self) -> None:
+        self.wfile.write(self.rfile.readline().upper())
+
+
+class DatagramUpper(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        data, sock = self.request
+        sock.sendto(data.upper(), self.client_address)
+
+
+def harness_cycle(kind: str, backend: str = "netserve") -> Callable[[], None]:
+    def cycle() -> None:
+        with ServerFactory(backend=backend) as factory:
+            server = factory.serve(
+                Upper if "dgram" not in kind and "udp" not in kind else DatagramUpper, kind
+            )
+            client = server.connect()
+            if server.is_stream:
+                client.send_line("hi").expect_line("HI")
+            else:
+                client.send(b"hi").expect(b"HI")
+
+    return cycle
+
+
+def stdlib_by_hand() -> None:
+    # What a test writes today: the stdlib server, default poll_interval (0.5 s).
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Upper)
+    thread = threading.Thread(target=server.serve_forever)
+    thread.start()
+    with socket.create_connection(server.server_address[:2]) as sock:
+        sock.sendall(b"hi\n")
+        assert sock.makefile("rb").readline() == b"HI\n"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def measure(cycle: Callable[[], None], runs: int) -> List[float]:
+    cycle()  # warm up imports and caches
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        cycle()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+PYTEST_FILE = textwrap.dedent(
+    """
+    import socketserver
+    import pytest
+
+    class Upper(socketserver.StreamRequestHandler):
+        def handle(self):
+            self.wfile.write(self.rfile.readline().upper())
+
+    @pytest.mark.parametrize("n", range(200))
+    def test_fresh_server(netserve, n):
+        netserve.serve(Upper).connect().send_line("hi").expect_line("HI")
+    """
+)
+
+
+def pytest_200() -> float:
+    with tempfile.TemporaryDirectory(prefix="ns-bench-") as directory:
+        path = os.path.join(directory, "test_fresh.py")
+        with open(path, "w") as file:
+            file.write(PYTEST_FILE)
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", path]
+        start = time.perf_counter()
+        done = subprocess.run(command, cwd=directory, capture_output=True, text=True, check=False)
+        elapsed = time.perf_counter() - start
+        if done.returncode != 0:
+            raise SystemExit(f"pytest run failed:\n{done.stdout}\n{done.stderr}")
+        return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=200, help="cycles per row (default 200)")
+    args = parser.parse_args()
+    rows = [
+        ("netserve tcp-threading (harness)", harness_cycle("tcp-threading"), args.runs),
+        ("netserve tcp-sync (harness)", harness_cycle("tcp-sync"), args.runs),
+        ("netserve tcp-pool (harness)", harness_cycle("tcp-pool"), args.runs),
+        ("netserve udp-threading (harness)", harness_cycle("udp-threading"), args.runs),
+        (
+            "netserve unix_stream-threading (harness)",
+            harness_cycle("unix_stream-threading"),
+            args.runs,
+        ),
+        ("netserve tcp-forking (harness)", harness_cycle("tcp-forking"), max(10, args.runs // 4)),
+        (
+            "stdlib ThreadingTCPServer (harness)",
+            harness_cycle("tcp-threading", "socketserver"),
+            args.runs,
+        ),
+        ("stdlib ThreadingTCPServer by hand, poll 0.5 s", stdlib_by_hand, max(5, args.runs // 20)),
+    ]
+    print(f"{'per-test server (setup + 1 request + teardown)':48} {'median':>9} {'p90':>9} runs")
+    for name, cycle, runs in rows:
+        times = sorted(measure(cycle, runs))
+        median = statistics.median(times) * 1000
+        p90 = times[int(len(times) * 0.9) - 1] * 1000
+        print(f"{name:48} {median:7.2f}ms {p90:7.2f}ms {runs}")
+    elapsed = pytest_200()
+    print(f"{'200 tests, each its own server, through pytest':48} {elapsed:8.2f}s (whole run)")
+
+
+if __name__ == "__main__":
+    main()
