@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .test_cli import child_env
+
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_core.py"
 
 
@@ -16,6 +18,7 @@ def test_bench_core_quick_prints_the_table() -> None:
         text=True,
         timeout=120,
         check=False,
+        env=child_env(),
     )
 
     assert completed.returncode == 0, completed.stderr
@@ -46,6 +49,7 @@ def test_bench_core_rejects_a_zero_count() -> None:
         text=True,
         timeout=60,
         check=False,
+        env=child_env(),
     )
 
     assert completed.returncode == 2

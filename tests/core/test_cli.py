@@ -172,6 +172,17 @@ class CliProcess(ChildProcess):
         return Banner(*self.expect("stdout", BANNER).groups())
 
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def child_env(*paths: Path) -> dict[str, str]:
+    """The environment for a child Python: ``paths``, then this checkout, on its path."""
+    env = dict(os.environ)
+    entries = [str(path) for path in (*paths, ROOT)]
+    env["PYTHONPATH"] = os.pathsep.join([*entries, *filter(None, [env.get("PYTHONPATH")])])
+    return env
+
+
 @pytest.fixture
 def handlers_dir() -> Iterator[Path]:
     """A private directory holding ``cli_handlers.py`` (the HANDLERS_MODULE source)."""
@@ -188,12 +199,8 @@ def run_cli() -> Iterator[Callable[..., CliProcess]]:
     started: list[CliProcess] = []
 
     def start(*args: str, pythonpath: Optional[Path] = None) -> CliProcess:
-        env = dict(os.environ)
-        if pythonpath is not None:
-            env["PYTHONPATH"] = os.pathsep.join(
-                [str(pythonpath), *filter(None, [env.get("PYTHONPATH")])]
-            )
-        process = CliProcess(list(args), env)
+        extra = [pythonpath] if pythonpath is not None else []
+        process = CliProcess(list(args), child_env(*extra))
         started.append(process)
         return process
 

@@ -7,14 +7,12 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Callable
 
 import pytest
 
-from .test_cli import TIMEOUT, ChildProcess
+from .test_cli import ROOT, TIMEOUT, ChildProcess, child_env
 
-ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 
 
@@ -25,7 +23,7 @@ def run_example() -> Iterator[Callable[..., ChildProcess]]:
 
     def start(name: str, *args: str) -> ChildProcess:
         command = [sys.executable, "-X", "dev", "-u", str(EXAMPLES / name), *args]
-        process = ChildProcess(command, cwd=str(ROOT))
+        process = ChildProcess(command, env=child_env(), cwd=str(ROOT))
         started.append(process)
         return process
 
@@ -45,6 +43,7 @@ def _run_client(name: str, port: int, words: str) -> list[str]:
         text=True,
         timeout=TIMEOUT,
         check=False,
+        env=child_env(),
     )
     assert (completed.returncode, completed.stderr) == (0, "")
     return completed.stdout.splitlines()
@@ -111,7 +110,7 @@ def test_examples_threading_server_runs_by_itself(
 def test_examples_handler_served_by_python_m_netserve() -> None:
     command = [sys.executable, "-X", "dev", "-m", "netserve"]
     command += ["examples.tcp_stream_server:MyTCPHandler", "--tcp", "127.0.0.1:0"]
-    process = ChildProcess(command, cwd=str(ROOT))
+    process = ChildProcess(command, env=child_env(), cwd=str(ROOT))
     try:
         match = process.expect("stdout", r"^netserve: serving MyTCPHandler on tcp \S+:(\d+) ")
         port = int(match.group(1))
