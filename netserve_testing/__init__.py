@@ -12,18 +12,17 @@ from ._clients import (
     connect,
 )
 from ._errors import ExpectationFailed, HandlerWouldBlock, NetserveTestingError
-from ._harness import (
+from ._factory import ServerFactory
+from ._harness import ServerHandle, serve
+from ._kinds import ALL_KINDS, ServerKind, select_kinds
+from ._payloads import NetserveProvider, make_faker
+from ._records import (
     HandlerError,
     HandlerErrors,
     RequestRecord,
     RequestsTimeout,
     ServerCheckFailed,
-    ServerFactory,
-    ServerHandle,
-    serve,
 )
-from ._kinds import ALL_KINDS, ServerKind, select_kinds
-from ._payloads import NetserveProvider, make_faker
 from ._transcript import Transcript, TranscriptEntry
 
 __all__ = [

@@ -15,7 +15,7 @@ import socket
 import struct
 import sys
 import time
-from typing import Any, Optional, Tuple, Union
+from typing import Any, Optional, Tuple, TypeVar, Union
 
 from ._errors import ExpectationFailed
 from ._script import Expect, Expectation, ExpectClosed, ExpectLine, ExpectRegex, Matched, Mismatch
@@ -39,6 +39,7 @@ Address = Union[Tuple[Any, ...], str, bytes, "os.PathLike[str]"]
 Pattern = Union[str, bytes, "re.Pattern[Any]"]
 
 _RECV_SIZE = 65536
+_C = TypeVar("_C", bound="_Client")
 
 
 def _family_of(address: Address) -> int:
@@ -73,6 +74,39 @@ class _Client:
         self.transcript.event(f"timed out after {self.timeout:g} s waiting for {what}")
         return self._fail(f"timed out after {self.timeout:g} s waiting for {what}")
 
+    def _transmit(self, data: bytes) -> None:
+        raise NotImplementedError(f"{type(self).__name__} has no transport to send on")
+
+    def send(self: _C, data: bytes) -> _C:
+        """Send ``data``: all of it on a stream, as one datagram on a datagram socket.
+
+        Returns the client, so calls chain.
+
+        Example:
+            >>> client.send(b"PING\\r\\n").expect(b"PONG\\r\\n")  # doctest: +SKIP
+        """
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"send() takes bytes, not {type(data).__name__}: {data!r}")
+        self.transcript.inbound(bytes(data))
+        try:
+            self._transmit(data)
+        except OSError as exc:
+            self.transcript.event(f"send failed: {exc!r}")
+            raise self._fail(f"send of {bytes(data)!r} failed: {exc}") from exc
+        return self
+
+    def send_line(self: _C, text: str, newline: str = "\n", encoding: str = "utf-8") -> _C:
+        """Send ``text`` encoded, followed by ``newline`` (one datagram on a datagram socket).
+
+        Example:
+            >>> client.send_line("HELO x", newline="\\r\\n")  # doctest: +SKIP
+        """
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
+        if not isinstance(text, str):
+            raise TypeError(f"send_line() takes str, not {type(text).__name__}: {text!r}")
+        return self.send((text + newline).encode(encoding))
+
     def disconnect(self) -> None:
         """Close the socket (both directions). Safe to call twice."""
         if not self._closed:
@@ -84,7 +118,7 @@ class _Client:
         """Whether :meth:`disconnect` (or :meth:`reset`) closed the socket."""
         return self._closed
 
-    def __enter__(self: Any) -> Any:
+    def __enter__(self: _C) -> _C:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -126,33 +160,8 @@ class StreamClient(_Client):
 
     # -- sending --------------------------------------------------------------------------------
 
-    def send(self, data: bytes) -> StreamClient:
-        """Send ``data`` (all of it). Returns the client, so calls chain.
-
-        Example:
-            >>> client.send(b"PING\\r\\n").expect(b"PONG\\r\\n")  # doctest: +SKIP
-        """
-        __tracebackhide__ = True  # pytest shows the test's line, not ours
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise TypeError(f"send() takes bytes, not {type(data).__name__}: {data!r}")
-        self.transcript.inbound(bytes(data))
-        try:
-            self.sock.sendall(data)
-        except OSError as exc:
-            self.transcript.event(f"send failed: {exc!r}")
-            raise self._fail(f"send of {bytes(data)!r} failed: {exc}") from exc
-        return self
-
-    def send_line(self, text: str, newline: str = "\n", encoding: str = "utf-8") -> StreamClient:
-        """Send ``text`` encoded, followed by ``newline``.
-
-        Example:
-            >>> client.send_line("HELO x", newline="\\r\\n")  # doctest: +SKIP
-        """
-        __tracebackhide__ = True  # pytest shows the test's line, not ours
-        if not isinstance(text, str):
-            raise TypeError(f"send_line() takes str, not {type(text).__name__}: {text!r}")
-        return self.send((text + newline).encode(encoding))
+    def _transmit(self, data: bytes) -> None:
+        self.sock.sendall(data)
 
     def close(self) -> StreamClient:
         """Shut down the sending side: the handler reads EOF; the client can still read.
@@ -358,25 +367,8 @@ class DatagramClient(_Client):
         ...     client.send(b"ping").expect(b"PING")
     """
 
-    def send(self, data: bytes) -> DatagramClient:
-        """Send ``data`` as one datagram to the server."""
-        __tracebackhide__ = True  # pytest shows the test's line, not ours
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise TypeError(f"send() takes bytes, not {type(data).__name__}: {data!r}")
-        self.transcript.inbound(bytes(data))
-        try:
-            self.sock.sendto(data, self.address)
-        except OSError as exc:
-            self.transcript.event(f"sendto failed: {exc!r}")
-            raise self._fail(f"sending {bytes(data)!r} failed: {exc}") from exc
-        return self
-
-    def send_line(self, text: str, newline: str = "\n", encoding: str = "utf-8") -> DatagramClient:
-        """Send ``text`` encoded, followed by ``newline``, as one datagram."""
-        __tracebackhide__ = True  # pytest shows the test's line, not ours
-        if not isinstance(text, str):
-            raise TypeError(f"send_line() takes str, not {type(text).__name__}: {text!r}")
-        return self.send((text + newline).encode(encoding))
+    def _transmit(self, data: bytes) -> None:
+        self.sock.sendto(data, self.address)
 
     def recv(self) -> bytes:
         """Return the next datagram the server sends.

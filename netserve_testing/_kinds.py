@@ -8,12 +8,13 @@ A :class:`ServerKind` names one server class, such as ``tcp-threading``
 
 from __future__ import annotations
 
-import importlib
 import socket
 import socketserver
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
+
+import netserve
 
 __all__ = [
     "ALL_KINDS",
@@ -55,15 +56,6 @@ _GROUPS: Dict[str, Callable[[ServerKind], bool]] = {
     "inet": lambda kind: kind.family != socket.AF_UNIX,
     "unix": lambda kind: kind.family == socket.AF_UNIX,
 }
-
-
-def _netserve() -> Optional[ModuleType]:
-    # netserve is the default backend once it provides its server classes.
-    try:
-        module = importlib.import_module("netserve")
-    except ImportError:
-        return None
-    return module if hasattr(module, "ThreadingTCPServer") else None
 
 
 @dataclass(frozen=True)
@@ -139,8 +131,8 @@ class ServerKind:
         """Return the server class of this kind.
 
         Args:
-            backend: ``"netserve"`` or ``"socketserver"`` (the standard library);
-                ``None`` picks netserve when it is importable.
+            backend: ``"netserve"`` (also ``None``, the default) or
+                ``"socketserver"`` (the standard library).
 
         Raises:
             ValueError: The backend has no such class (the standard library has
@@ -150,13 +142,9 @@ class ServerKind:
             >>> ServerKind.parse("tcp-sync").server_class("socketserver").__name__
             'TCPServer'
         """
-        module: Optional[ModuleType]
-        if backend is None:
-            module = _netserve() or socketserver
-        elif backend == "netserve":
-            module = _netserve()
-            if module is None:
-                raise ValueError("backend 'netserve' is not available: netserve has no servers")
+        module: ModuleType
+        if backend is None or backend == "netserve":
+            module = netserve
         elif backend == "socketserver":
             module = socketserver
         else:

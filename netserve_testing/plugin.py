@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING, Any, Callable, Generator, Iterator, List, Opti
 
 import pytest
 
-from ._harness import DEFAULT_TEARDOWN_TIMEOUT, ServerFactory, format_problems
+from ._factory import ServerFactory
+from ._harness import DEFAULT_TEARDOWN_TIMEOUT
 from ._kinds import ServerKind, select_kinds
+from ._records import format_problems
 
 if TYPE_CHECKING:
     from faker import Faker

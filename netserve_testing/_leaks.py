@@ -1,0 +1,198 @@
+"""What a server can leave behind, and how teardown finds it: threads, children, sockets, files.
+
+Unix socket files go in a private, short-path directory (:func:`private_socket_dir`)
+that teardown empties and removes, naming each file left in it. A
+:class:`LeakCheck` notes the threads and open sockets before the first server
+starts and names the new ones still there after teardown. Forked children get
+until a deadline to exit (woken by a pidfd, never polled where one exists),
+then are killed and reaped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import tempfile
+import threading
+import time
+from typing import Any, Callable, Collection, Dict, List, Optional, Set
+
+__all__ = [
+    "LeakCheck",
+    "kill_child",
+    "open_sockets",
+    "private_socket_dir",
+    "remove_socket_dir",
+    "running_children",
+    "wait_for_children",
+]
+
+# Without pidfd_open (not Linux, or a kernel before 5.3) child exits cannot wake a
+# waiter; it then checks them this often until the deadline.
+_CHILD_CHECK_INTERVAL = 0.01
+
+
+def open_sockets() -> Dict[int, str]:
+    """Return ``{fd: link target}`` for the process's open sockets and pipes.
+
+    Reads ``/proc/self/fd`` (Linux) or ``/dev/fd`` (BSD, macOS); empty elsewhere.
+
+    Example:
+        >>> import socket
+        >>> with socket.socket() as sock:
+        ...     sock.fileno() in open_sockets()
+        True
+    """
+    for base in ("/proc/self/fd", "/dev/fd"):
+        try:
+            names = os.listdir(base)
+        except OSError:
+            continue
+        found = {}
+        for name in names:
+            try:
+                target = os.readlink(os.path.join(base, name))
+            except OSError:
+                continue
+            if target.startswith(("socket:", "pipe:")):
+                found[int(name)] = target
+        return found
+    return {}
+
+
+def _short_tmp() -> str:
+    # /tmp keeps unix socket paths far below the 107-byte limit; TMPDIR may be long.
+    return "/tmp" if os.path.isdir("/tmp") and os.access("/tmp", os.W_OK) else tempfile.gettempdir()
+
+
+def private_socket_dir() -> str:
+    """Create a private (0700) directory with a short path for Unix sockets; return its path.
+
+    The name holds the pytest-xdist worker id, so workers never share one.
+
+    Example:
+        >>> import os
+        >>> path = private_socket_dir()
+        >>> oct(os.stat(path).st_mode & 0o777)
+        '0o700'
+        >>> os.rmdir(path)
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return tempfile.mkdtemp(prefix=f"ns-{worker}-" if worker else "ns-", dir=_short_tmp())
+
+
+def remove_socket_dir(directory: str) -> List[str]:
+    """Remove ``directory`` and every file in it; return one leak line per file it held.
+
+    Example:
+        >>> remove_socket_dir(private_socket_dir())
+        []
+    """
+    leaks = []
+    for name in sorted(os.listdir(directory)):
+        path = os.path.join(directory, name)
+        leaks.append(f"socket file left behind: {path}")
+        os.unlink(path)
+    os.rmdir(directory)
+    return leaks
+
+
+class LeakCheck:
+    """The threads and open sockets of the process now; :meth:`leaks` names the new ones.
+
+    Example:
+        >>> check = LeakCheck()
+        >>> check.leaks()
+        []
+    """
+
+    def __init__(self) -> None:
+        self._threads = set(threading.enumerate())
+        self._sockets = open_sockets()
+
+    def leaks(self, reported: Collection[threading.Thread] = ()) -> List[str]:
+        """One line per thread started and socket opened since, and still there.
+
+        Args:
+            reported: Threads already reported another way, left out here.
+        """
+        found = [
+            f"thread left running: {thread!r}"
+            for thread in threading.enumerate()
+            if thread not in self._threads and thread not in reported
+        ]
+        for fd, target in sorted(open_sockets().items()):
+            if self._sockets.get(fd) != target:
+                found.append(f"{target.split(':')[0]} left open: fd {fd} ({target})")
+        return found
+
+
+def running_children(pids: Collection[int]) -> Set[int]:
+    """Reap those of ``pids`` that exited; return those still running.
+
+    Pids that are not (or no longer) children of this process are dropped, so a
+    pid the system reused for another process is never waited for or killed.
+    """
+    running = set()
+    for pid in pids:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            continue
+        if done == 0:
+            running.add(pid)
+    return running
+
+
+def wait_for_children(
+    pids: Collection[int], deadline: float, wake: Optional[Any], drain: Callable[[], None]
+) -> Set[int]:
+    """Wait until every child in ``pids`` exits or ``deadline``; return those still running.
+
+    Args:
+        pids: Children of this process, unreaped.
+        deadline: A ``time.monotonic()`` value.
+        wake: A socket that becomes readable when a child sends a record, or ``None``.
+        drain: Reads those records (a child may be blocked sending one).
+    """
+    pidfd_open: Optional[Callable[[int], int]] = getattr(os, "pidfd_open", None)
+    watched: Dict[int, int] = {}
+    unwatched = set()
+    try:
+        for pid in pids:
+            try:
+                if pidfd_open is None:
+                    raise OSError("no pidfd_open")
+                watched[pidfd_open(pid)] = pid
+            except ProcessLookupError:
+                continue
+            except OSError:
+                unwatched.add(pid)
+        extra = [wake] if wake is not None else []
+        while watched or unwatched:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            if unwatched:
+                remaining = min(remaining, _CHILD_CHECK_INTERVAL)
+            ready, _, _ = select.select([*watched, *extra], [], [], remaining)
+            drain()
+            for fd in ready:
+                if fd in watched:
+                    os.close(fd)
+                    del watched[fd]
+            unwatched = running_children(unwatched)
+        return running_children([*watched.values(), *unwatched])
+    finally:
+        for fd in watched:
+            os.close(fd)
+
+
+def kill_child(pid: int) -> None:
+    """Kill the child ``pid`` (``SIGKILL``) and reap it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)

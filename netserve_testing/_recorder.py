@@ -1,0 +1,226 @@
+"""Recording a server's requests and handler errors, in threads and in forked children alike.
+
+:func:`instrument` derives a class from the user's server class with
+:class:`_Instrumented` in front: it records each request and each exception in
+a :class:`Recorder`. In the test process records are stored under a condition
+(so a test waits on it, never sleeps); a forked child pickles its records to
+the test process over a datagram socket pair made before serving.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import select
+import socket
+import sys
+import threading
+import time
+from typing import Any, Dict, List, Mapping, Optional, Set, Tuple, Union
+
+from ._records import HandlerError, RequestRecord
+
+__all__ = ["Recorder", "instrument"]
+
+_WAKE = b"w"
+_Item = Union[RequestRecord, HandlerError]
+
+
+class Recorder:
+    # Collects request records and errors of one server. Invariants, in the test process:
+    # `pending` counts requests process_request() accepted whose finish_request() has not
+    # ended (not counted for forking servers: their children report through `channel`);
+    # `in_flight` maps each thread inside finish_request() to its client address.
+
+    def __init__(self, description: str, forking: bool) -> None:
+        self.description = description
+        self.parent_pid = os.getpid()
+        self.forking = forking
+        self.cond = threading.Condition()
+        self.requests: List[RequestRecord] = []
+        self.errors: List[HandlerError] = []
+        self.handler_threads: Set[threading.Thread] = set()
+        self.in_flight: Dict[threading.Thread, Any] = {}
+        self.pending = 0
+        self.child_pids: Set[int] = set()
+        self.local = threading.local()
+        self.channel: Optional[Tuple[socket.socket, socket.socket]] = None
+        if forking:
+            self.channel = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+            self.channel[0].setblocking(False)
+
+    @property
+    def in_parent(self) -> bool:
+        return os.getpid() == self.parent_pid
+
+    def publish(self, item: _Item) -> None:
+        if not self.in_parent:
+            assert self.channel is not None
+            error = item.error if isinstance(item, RequestRecord) else item
+            if error is not None and error.exception is not None:
+                try:  # the test process must be able to rebuild it, or it gets the text only
+                    pickle.loads(pickle.dumps(error.exception))
+                except Exception:  # noqa: BLE001 - any failure to rebuild means text only
+                    error.exception = None
+            self.channel[1].send(pickle.dumps(item))
+            return
+        self._store(item)
+        if self.channel is not None:
+            self.channel[1].send(_WAKE)  # wakes a waiter selecting on the channel
+
+    def _store(self, item: _Item) -> None:
+        with self.cond:
+            if isinstance(item, RequestRecord):
+                self.requests.append(item)
+                if item.error is not None:
+                    self.errors.append(item.error)
+                if item.pid != self.parent_pid:
+                    self.child_pids.add(item.pid)
+            else:
+                self.errors.append(item)
+            self.cond.notify_all()
+
+    def drain(self) -> None:
+        if self.channel is None:
+            return
+        while True:
+            try:
+                data = self.channel[0].recv(1 << 20)
+            except BlockingIOError:
+                return
+            if data != _WAKE:
+                self._store(pickle.loads(data))
+
+    def wait(self, count: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while True:
+            self.drain()
+            with self.cond:
+                if len(self.requests) >= count:
+                    return True
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                if self.channel is None:
+                    self.cond.wait(remaining)
+                    continue
+            select.select([self.channel[0]], [], [], remaining)
+
+    def wait_idle(self, deadline: float) -> bool:
+        # Waits until every accepted request has left finish_request(); False on the deadline.
+        with self.cond:
+            while self.pending > 0 and self.cond.wait(max(0.0, deadline - time.monotonic())):
+                pass
+            return self.pending <= 0
+
+    def take_unhandled(self) -> List[HandlerError]:
+        self.drain()
+        with self.cond:
+            errors = [e for e in self.errors if not e.handled and not e.reported]
+            for error in errors:
+                error.reported = True
+        return errors
+
+    def close(self) -> None:
+        if self.channel is not None:
+            self.drain()
+            for end in self.channel:
+                end.close()
+
+
+class _Instrumented:
+    # Mixed in front of the user's server class. process_request() counts accepted
+    # requests, finish_request() records each request and the exception it raised;
+    # handle_error() records errors raised elsewhere and silences the stock
+    # handle_error (the test reports them).
+    _netserve_recorder: Optional[Recorder] = None
+    _netserve_custom_handle_error = False
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        recorder = self._netserve_recorder
+        if recorder is None or recorder.forking:
+            super().process_request(request, client_address)  # type: ignore[misc]
+            return
+        with recorder.cond:
+            recorder.pending += 1
+        recorder.local.taken = False  # finish_request() in this thread sets it (sync servers)
+        try:
+            super().process_request(request, client_address)  # type: ignore[misc]
+        except BaseException:
+            if not recorder.local.taken:  # no finish_request() took the request to end it
+                with recorder.cond:
+                    recorder.pending -= 1
+                    recorder.cond.notify_all()
+            raise
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        recorder = self._netserve_recorder
+        if recorder is None:
+            super().finish_request(request, client_address)  # type: ignore[misc]
+            return
+        thread = threading.current_thread()
+        in_parent = recorder.in_parent
+        recorder.local.taken = True
+        if in_parent:
+            with recorder.cond:
+                recorder.handler_threads.add(thread)
+                recorder.in_flight[thread] = client_address
+        started = time.monotonic()
+        error = None
+        try:
+            super().finish_request(request, client_address)  # type: ignore[misc]
+        except BaseException as exc:
+            error = HandlerError.capture(exc, client_address, recorder.description)
+            recorder.local.recorded = exc
+            raise
+        finally:
+            record = RequestRecord(
+                client_address, started, time.monotonic(), error, os.getpid(), thread.name
+            )
+            if in_parent:
+                with recorder.cond:
+                    recorder.in_flight.pop(thread, None)
+                    if not recorder.forking:
+                        recorder.pending -= 1
+                        recorder.cond.notify_all()
+            recorder.publish(record)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        recorder = self._netserve_recorder
+        exc = sys.exc_info()[1]
+        if recorder is not None and exc is not None:
+            if getattr(recorder.local, "recorded", None) is not exc:
+                recorder.publish(HandlerError.capture(exc, client_address, recorder.description))
+            recorder.local.recorded = None
+        if recorder is None or self._netserve_custom_handle_error:
+            super().handle_error(request, client_address)  # type: ignore[misc]
+
+
+def _stock_handle_error(cls: type) -> bool:
+    # Whether cls inherits handle_error from socketserver or netserve (it only prints or logs).
+    for klass in cls.__mro__:
+        if "handle_error" in vars(klass):
+            module = klass.__module__
+            return module == "socketserver" or (
+                module.startswith("netserve") and not module.startswith("netserve_testing")
+            )
+    return True
+
+
+def instrument(server_class: type, options: Mapping[str, Any]) -> type:
+    """Return a subclass of ``server_class`` that records, with ``options`` as class attributes.
+
+    The subclass keeps the name, qualified name and module of ``server_class``.
+
+    Raises:
+        TypeError: An option is not an attribute of ``server_class``.
+    """
+    for name in options:
+        if not hasattr(server_class, name) or name.startswith("_"):
+            raise TypeError(f"unknown server option {name!r} for {server_class.__name__}")
+    namespace = dict(options)
+    namespace["_netserve_custom_handle_error"] = not _stock_handle_error(server_class)
+    instrumented = type(server_class.__name__, (_Instrumented, server_class), namespace)
+    instrumented.__qualname__ = server_class.__qualname__
+    instrumented.__module__ = server_class.__module__
+    return instrumented
