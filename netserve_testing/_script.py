@@ -342,6 +342,52 @@ class Script:
         for step in self._steps:
             step.apply(client)
 
+    def run(self, target: Any, **options: Any) -> Any:
+        """Play the script against a handler class, a server, or a connected client.
+
+        * A handler class: run in memory, in lockstep, with
+          :func:`~netserve_testing.run_handler` (``options`` are its keyword
+          arguments); returns its :class:`~netserve_testing.HandlerRun`.
+        * Anything with a ``connect()`` method (a running server from the
+          pytest plugin): connect a scripted client, play, close it; returns
+          the client (its ``transcript`` holds the conversation).
+        * A connected scripted client: play with it (see :meth:`play`);
+          returns the client.
+
+        Args:
+            target: A handler class, a server handle, or a scripted client.
+            **options: Keyword arguments for ``run_handler`` (handler classes only).
+
+        Raises:
+            ExpectationFailed: An expectation was not met.
+
+        Example:
+            >>> import socketserver
+            >>> class Upper(socketserver.StreamRequestHandler):
+            ...     def handle(self):
+            ...         for line in self.rfile:
+            ...             self.wfile.write(line.upper())
+            >>> script = Script().send_line("hi").expect_line("HI").close().expect_closed()
+            >>> script.run(Upper).sent
+            b'HI\\n'
+        """
+        if isinstance(target, type):
+            from ._run import run_handler
+
+            return run_handler(target, self, **options)
+        if options:
+            raise TypeError(
+                f"options {sorted(options)} only apply when running against a handler class, "
+                f"not {target!r}"
+            )
+        connect = getattr(target, "connect", None)
+        if callable(connect):
+            with connect() as client:
+                self.play(client)
+            return client
+        self.play(target)
+        return target
+
     def __len__(self) -> int:
         return len(self._steps)
 

@@ -1,0 +1,182 @@
+"""How the bytes a test sends are split into the pieces a handler's reads return."""
+
+from __future__ import annotations
+
+import random
+from typing import List, Optional, Sequence, Union
+
+__all__ = ["Chunking", "ChunkingLike"]
+
+_MODES = ("exact", "bytewise", "fixed", "random")
+
+
+class Chunking:
+    """A rule that splits inbound bytes into the chunks a handler's reads return.
+
+    A read on a fake never returns bytes from two chunks, so the chunking
+    decides exactly where a handler's ``recv()`` calls see the data split.
+
+    * ``Chunking.exact()``: every chunk as the test wrote it (the default).
+    * ``Chunking.bytewise()``: one byte a read, the worst case for a parser.
+    * ``Chunking.fixed(n)``: pieces of ``n`` bytes.
+    * ``Chunking.random(seed)``: consecutive sends are joined and cut at
+      random places, so one read may return the end of one message and the
+      start of the next, as TCP may. The seed is printed in every failure
+      message: pass it back to replay the same split.
+
+    Most functions also accept the short forms ``None``, ``"exact"``,
+    ``"bytewise"``, ``"random"`` and an ``int`` (fixed size), see
+    :meth:`Chunking.of`.
+
+    Example:
+        >>> Chunking.fixed(2).split([b"hello"])
+        [b'he', b'll', b'o']
+        >>> Chunking.random(seed=7).split([b"ab", b"cd"]) == Chunking.random(seed=7).split(
+        ...     [b"ab", b"cd"])
+        True
+    """
+
+    __slots__ = ("_rng", "mode", "seed", "size")
+
+    def __init__(self, mode: str = "exact", size: int = 0, seed: Optional[int] = None) -> None:
+        if mode not in _MODES:
+            raise ValueError(f"unknown chunking mode {mode!r}, expected one of {_MODES}")
+        if mode == "fixed" and (not isinstance(size, int) or size < 1):
+            raise ValueError(f"chunk size must be a positive int, not {size!r}")
+        if mode == "random" and seed is None:
+            seed = random.SystemRandom().randrange(2**32)
+        self.mode = mode
+        self.size = size
+        self.seed = seed
+        self._rng = random.Random(seed)
+
+    @classmethod
+    def exact(cls) -> Chunking:
+        """Keep every chunk as given.
+
+        Example:
+            >>> Chunking.exact().split([b"hel", b"lo"])
+            [b'hel', b'lo']
+        """
+        return cls("exact")
+
+    @classmethod
+    def bytewise(cls) -> Chunking:
+        """Deliver one byte a read.
+
+        Example:
+            >>> Chunking.bytewise().split([b"hi"])
+            [b'h', b'i']
+        """
+        return cls("fixed", 1)
+
+    @classmethod
+    def fixed(cls, size: int) -> Chunking:
+        """Deliver pieces of ``size`` bytes (the last one may be shorter).
+
+        Example:
+            >>> Chunking.fixed(4).split([b"abcdef"])
+            [b'abcd', b'ef']
+        """
+        return cls("fixed", size)
+
+    @classmethod
+    def random(cls, seed: Optional[int] = None) -> Chunking:
+        """Join consecutive sends and cut them at random places.
+
+        Args:
+            seed: Seed of the split; ``None`` picks one, shown in failures.
+
+        Example:
+            >>> sorted(b"".join(Chunking.random(seed=1).split([b"abc", b"def"])))
+            [97, 98, 99, 100, 101, 102]
+        """
+        return cls("random", seed=seed)
+
+    @classmethod
+    def of(cls, value: ChunkingLike, seed: Optional[int] = None) -> Chunking:
+        """Build a :class:`Chunking` from a short form.
+
+        Args:
+            value: ``None`` or ``"exact"``, ``"bytewise"`` (or ``1``), an ``int``
+                size, ``"random"``, or a :class:`Chunking` (returned as is).
+            seed: The seed for ``"random"``.
+
+        Raises:
+            ValueError: An unknown mode, or a seed given without ``"random"``.
+
+        Example:
+            >>> Chunking.of(3).describe()
+            'fixed pieces of 3 bytes'
+        """
+        if isinstance(value, Chunking):
+            return value
+        if seed is not None and value != "random":
+            raise ValueError(f"a seed ({seed!r}) only applies to chunking='random', not {value!r}")
+        if value is None or value == "exact":
+            return cls.exact()
+        if value == "bytewise":
+            return cls.bytewise()
+        if value == "random":
+            return cls.random(seed)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return cls.fixed(value)
+        raise ValueError(
+            f"chunking must be None, 'exact', 'bytewise', 'random', an int or a Chunking, "
+            f"not {value!r}"
+        )
+
+    def split(self, chunks: Sequence[bytes]) -> List[bytes]:
+        """Split ``chunks`` (consecutive sends) into the pieces reads return.
+
+        Example:
+            >>> Chunking.exact().split([b"a", b"", b"b"])
+            [b'a', b'b']
+        """
+        if self.mode == "exact":
+            return [bytes(chunk) for chunk in chunks if chunk]
+        if self.mode == "fixed":
+            size = self.size
+            return [
+                bytes(chunk[i : i + size]) for chunk in chunks for i in range(0, len(chunk), size)
+            ]
+        data = b"".join(chunks)
+        pieces: List[bytes] = []
+        rng = self._rng
+        start = 0
+        while start < len(data):
+            left = len(data) - start
+            # Small pieces are the interesting ones; sometimes take all that is left.
+            limit = rng.choice((1, 2, 3, 7, 16, 64, 512, left))
+            size = rng.randint(1, min(left, limit))
+            pieces.append(data[start : start + size])
+            start += size
+        return pieces
+
+    def describe(self) -> str:
+        """Say how the chunks are split, with what a test needs to replay it.
+
+        Example:
+            >>> Chunking.random(seed=42).describe()
+            "random (seed=42; replay with chunking='random', seed=42)"
+        """
+        if self.mode == "exact":
+            return "exact (each chunk as sent)"
+        if self.mode == "fixed":
+            return (
+                "bytewise (one byte a read)"
+                if self.size == 1
+                else f"fixed pieces of {self.size} bytes"
+            )
+        return f"random (seed={self.seed}; replay with chunking='random', seed={self.seed})"
+
+    def __repr__(self) -> str:
+        if self.mode == "fixed":
+            return f"Chunking.fixed({self.size})"
+        if self.mode == "random":
+            return f"Chunking.random(seed={self.seed})"
+        return "Chunking.exact()"
+
+
+#: What chunking parameters accept.
+ChunkingLike = Union[Chunking, str, int, None]

@@ -1,0 +1,361 @@
+"""Run a request handler once, in memory, exactly as a socketserver server would."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from dataclasses import dataclass, field
+from typing import Any, Callable, Generic, List, Optional, Sequence, Tuple, TypeVar, Union
+
+from ._chunks import ChunkingLike
+from ._errors import ExpectationFailed, HandlerWouldBlock
+from ._fake_datagram import FakeDatagramSocket
+from ._fake_server import FakeServer
+from ._fakes import FakeStreamSocket
+from ._script import Script
+from ._socket_base import Address, default_address
+from ._transcript import Transcript
+
+__all__ = ["DatagramRun", "HandlerRun", "run_datagram_handler", "run_handler"]
+
+H = TypeVar("H")
+
+_UNSET: Any = object()
+
+
+def _attach_transcript(exc: BaseException, transcript: Transcript) -> None:
+    # Our own errors already carry the transcript; others get it as a PEP 678 note,
+    # which pytest shows under the traceback on every Python version.
+    if isinstance(exc, (ExpectationFailed, HandlerWouldBlock)):
+        return
+    note = f"conversation with the handler (netserve_testing transcript):\n{transcript.format()}"
+    if hasattr(exc, "add_note"):
+        exc.add_note(note)
+        return
+    notes = getattr(exc, "__notes__", None)
+    if isinstance(notes, list):
+        notes.append(note)
+    else:
+        try:
+            exc.__notes__ = [note]
+        except AttributeError:  # an exception type with __slots__: leave it as it is
+            return
+
+
+def _construct(factory: Any, *args: Any) -> Tuple[Any, Optional[BaseException]]:
+    # What type.__call__ does, in two steps, so the instance survives an exception in
+    # handle() (BaseRequestHandler.__init__ runs setup(), handle() and finish()).
+    # Everything is caught, as a server closes the request whatever the handler raised.
+    if not isinstance(factory, type):
+        try:
+            return factory(*args), None
+        except BaseException as exc:  # noqa: BLE001 - re-raised by the caller
+            return None, exc
+    cls: Any = factory
+    handler: Any = cls.__new__(cls)
+    try:
+        if isinstance(handler, cls):
+            handler.__init__(*args)
+    except BaseException as exc:  # noqa: BLE001 - re-raised by the caller
+        return handler, exc
+    return handler, None
+
+
+@dataclass
+class HandlerRun(Generic[H]):
+    """What :func:`run_handler` saw: the handler, what it sent, and how the connection ended.
+
+    Example:
+        >>> import socketserver
+        >>> class Echo(socketserver.StreamRequestHandler):
+        ...     def handle(self):
+        ...         self.wfile.write(self.rfile.readline())
+        >>> result = run_handler(Echo, b"hi\\n")
+        >>> result.sent, result.closed_by
+        (b'hi\\n', 'server')
+    """
+
+    handler: H
+    """The handler instance (also when it raised and ``raise_errors=False``)."""
+    socket: FakeStreamSocket
+    """The fake connection the handler was given as ``self.request``."""
+    server: Any
+    """What the handler saw as ``self.server`` (a :class:`FakeServer` unless given)."""
+    error: Optional[BaseException] = None
+    """The exception the handler raised, when ``raise_errors=False``."""
+    closed_by: str = "server"
+    """``"handler"`` if the handler shut down or closed the connection itself, else ``"server"``."""
+    values: List[Any] = field(default_factory=list)
+    """With a script: the value of each expectation (the match object of ``expect_regex``)."""
+
+    @property
+    def transcript(self) -> Transcript:
+        """The conversation, with the chunk boundaries that were used."""
+        return self.socket.transcript
+
+    @property
+    def sent(self) -> bytes:
+        """Every byte the handler sent."""
+        return self.socket.sent
+
+    @property
+    def sends(self) -> List[bytes]:
+        """The bytes of each ``send()``/``sendall()`` call, in order."""
+        return self.socket.sends
+
+    @property
+    def text(self) -> str:
+        """What the handler sent, decoded as UTF-8."""
+        return self.socket.sent.decode("utf-8")
+
+    @property
+    def lines(self) -> List[str]:
+        """What the handler sent, decoded as UTF-8 and split into lines (endings removed)."""
+        return self.text.splitlines()
+
+    @property
+    def unread(self) -> bytes:
+        """Bytes the client sent that the handler never read."""
+        return self.socket.unread
+
+    @property
+    def reset(self) -> bool:
+        """Whether the handler saw the connection reset by the client."""
+        return self.socket._dead or self.socket._reset_pending
+
+
+def run_handler(
+    handler_class: Callable[..., H],
+    inbound: Union[bytes, Sequence[bytes], Script] = b"",
+    *,
+    then: Optional[str] = None,
+    chunking: ChunkingLike = None,
+    seed: Optional[int] = None,
+    server: Any = None,
+    client_address: Address = None,
+    family: int = socket.AF_INET,
+    max_send: Optional[int] = None,
+    raise_errors: bool = True,
+) -> HandlerRun[H]:
+    """Run a stream handler on one in-memory connection, as a TCP or Unix stream server would.
+
+    The handler is built as ``handler_class(request, client_address,
+    server)`` (the stdlib's ``BaseRequestHandler.__init__`` then runs
+    ``setup()``, ``handle()`` and ``finish()``); afterwards the connection is
+    shut down and closed, as ``TCPServer.shutdown_request()`` does. Handlers
+    written for the stdlib's ``socketserver`` and for ``netserve`` both work.
+
+    Args:
+        handler_class: The request handler class.
+        inbound: What the client sends: bytes, a list of chunks (each read
+            returns at most one chunk), or a :class:`~netserve_testing.Script`
+            played in lockstep with the handler.
+        then: After ``inbound`` bytes, the client sends EOF (``"eof"``, the
+            default), resets (``"reset"``) or goes quiet (``"quiet"``: the
+            handler's next read times out). A script says this with its own steps.
+        chunking: How inbound bytes split across reads: ``None`` (as given),
+            ``"bytewise"``, an ``int`` size, ``"random"`` or a
+            :class:`~netserve_testing.Chunking`.
+        seed: Seed for ``chunking="random"`` (printed in failures for replay).
+        server: What the handler sees as ``self.server``; a
+            :class:`~netserve_testing.FakeServer` by default.
+        client_address: The client's address (a default per family).
+        family: ``AF_INET`` (default), ``AF_INET6`` or ``AF_UNIX``.
+        max_send: Accept at most this many bytes per ``send()`` call.
+        raise_errors: If true (the default), an exception from the handler
+            propagates, with the transcript attached as a note. If false it is
+            kept in :attr:`HandlerRun.error`, as a server would log it.
+
+    Returns:
+        A :class:`HandlerRun`.
+
+    Raises:
+        ExpectationFailed: A script's expectation was not met (always raised).
+        HandlerWouldBlock: The handler read with no data and no timeout.
+
+    Example:
+        >>> import socketserver
+        >>> class Upper(socketserver.BaseRequestHandler):
+        ...     def handle(self):
+        ...         self.request.sendall(self.request.recv(1024).strip().upper())
+        >>> run_handler(Upper, b"hello\\n").sent
+        b'HELLO'
+    """
+    if isinstance(inbound, Script) and then is not None:
+        raise ValueError(
+            f"then={then!r} does not apply to a Script: end it with .close(), .reset() "
+            f"or .go_quiet()"
+        )
+    if server is None:
+        server = FakeServer(address_family=family, RequestHandlerClass=handler_class)
+    elif getattr(server, "RequestHandlerClass", None) is None:
+        server.RequestHandlerClass = handler_class
+    if client_address is None:
+        client_address = default_address(family, local=False)
+    transcript = Transcript()
+    name = getattr(handler_class, "__qualname__", repr(handler_class))
+    transcript.event(f"connection from {client_address!r} to {name}")
+    sock = FakeStreamSocket(
+        inbound,
+        transcript=transcript,
+        then=then or "eof",
+        chunking=chunking,
+        seed=seed,
+        family=family,
+        sockname=getattr(server, "server_address", None),
+        peername=client_address,
+        max_send=max_send,
+    )
+    handler, error = _construct(handler_class, sock, client_address, server)
+    closed_by = "handler" if sock.write_shut else "server"
+    # TCPServer.shutdown_request(): shut down writing (errors ignored), then close.
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_WR)
+    sock.close()
+    player = sock.player
+    if player is not None and player.failure is not None and player.failure is not error:
+        raise player.failure from error
+    if error is not None and (raise_errors or not isinstance(error, Exception)):
+        _attach_transcript(error, sock.transcript)
+        raise error
+    if player is not None:
+        player.finish()
+    return HandlerRun(
+        handler=handler,
+        socket=sock,
+        server=server,
+        error=error,
+        closed_by=closed_by,
+        values=list(player.values) if player is not None else [],
+    )
+
+
+@dataclass
+class DatagramRun(Generic[H]):
+    """What :func:`run_datagram_handler` saw: the handler and the datagrams it sent.
+
+    Example:
+        >>> import socketserver
+        >>> class Pong(socketserver.DatagramRequestHandler):
+        ...     def handle(self):
+        ...         self.wfile.write(b"pong")
+        >>> run_datagram_handler(Pong, b"ping").reply
+        b'pong'
+    """
+
+    handler: H
+    """The handler instance."""
+    socket: FakeDatagramSocket
+    """The fake server socket, given to the handler as ``self.request[1]``."""
+    server: Any
+    """What the handler saw as ``self.server``."""
+    client_address: Address
+    """The address the datagram came from."""
+    truncated: bool = False
+    """Whether the datagram was longer than ``max_packet_size`` and was cut."""
+    error: Optional[BaseException] = None
+    """The exception the handler raised, when ``raise_errors=False``."""
+
+    @property
+    def transcript(self) -> Transcript:
+        """The datagram received and the replies sent."""
+        return self.socket.transcript
+
+    @property
+    def replies(self) -> List[Tuple[bytes, Address]]:
+        """Every datagram the handler sent, as ``(data, address)``."""
+        return list(self.socket.sent)
+
+    @property
+    def reply(self) -> bytes:
+        """The data of the one datagram the handler sent to the client.
+
+        Raises:
+            ExpectationFailed: The handler sent no datagram, several, or one
+                to another address.
+        """
+        replies = self.replies
+        if len(replies) != 1 or replies[0][1] != self.client_address:
+            raise ExpectationFailed(
+                f"expected one reply to {self.client_address!r}, the handler sent {replies!r}",
+                self.transcript,
+            )
+        return replies[0][0]
+
+
+def run_datagram_handler(
+    handler_class: Callable[..., H],
+    data: bytes,
+    *,
+    client_address: Address = _UNSET,
+    family: int = socket.AF_INET,
+    server: Any = None,
+    max_packet_size: Optional[int] = None,
+    raise_errors: bool = True,
+) -> DatagramRun[H]:
+    """Run a datagram handler on one in-memory datagram, as a UDP or Unix datagram server would.
+
+    The server's ``get_request()`` is reproduced: the datagram is received
+    with ``recvfrom(max_packet_size)`` (so a longer one is truncated), and
+    the handler gets ``request = (data, socket)``. It works for
+    ``BaseRequestHandler`` subclasses that call ``socket.sendto(...,
+    self.client_address)`` and for ``DatagramRequestHandler`` ones that
+    write to ``self.wfile``.
+
+    Args:
+        handler_class: The request handler class.
+        data: The datagram the client sends.
+        client_address: Where it comes from (a default per family; for
+            ``AF_UNIX`` a bound client path, or ``None`` for an unbound client).
+        family: ``AF_INET`` (default), ``AF_INET6`` or ``AF_UNIX``.
+        server: What the handler sees as ``self.server``; a
+            :class:`~netserve_testing.FakeServer` with ``socket`` set to the
+            fake socket by default.
+        max_packet_size: Receive size; defaults to ``server.max_packet_size``
+            (8192, as ``UDPServer``).
+        raise_errors: As for :func:`run_handler`.
+
+    Returns:
+        A :class:`DatagramRun`.
+
+    Example:
+        >>> import socketserver
+        >>> class Upper(socketserver.BaseRequestHandler):
+        ...     def handle(self):
+        ...         data, sock = self.request
+        ...         sock.sendto(data.upper(), self.client_address)
+        >>> run_datagram_handler(Upper, b"hi").replies
+        [(b'HI', ('127.0.0.1', 50000))]
+    """
+    if client_address is _UNSET:
+        unix = family == getattr(socket, "AF_UNIX", None)
+        client_address = (
+            "/tmp/netserve-fake-client.sock" if unix else default_address(family, local=False)
+        )
+    if server is None:
+        server = FakeServer(
+            address_family=family, socket_type=socket.SOCK_DGRAM, RequestHandlerClass=handler_class
+        )
+    elif getattr(server, "RequestHandlerClass", None) is None:
+        server.RequestHandlerClass = handler_class
+    sock = FakeDatagramSocket(
+        [(data, client_address)], family=family, sockname=getattr(server, "server_address", None)
+    )
+    if not hasattr(server, "socket"):
+        server.socket = sock
+    size = max_packet_size if max_packet_size is not None else server.max_packet_size
+    # UDPServer.get_request(): recvfrom(max_packet_size), then ((data, socket), address).
+    packet, address = sock.recvfrom(size)
+    handler, error = _construct(handler_class, (packet, sock), address, server)
+    if error is not None and (raise_errors or not isinstance(error, Exception)):
+        _attach_transcript(error, sock.transcript)
+        raise error
+    # UDPServer.shutdown_request() only calls close_request(), which does nothing.
+    return DatagramRun(
+        handler=handler,
+        socket=sock,
+        server=server,
+        client_address=address,
+        truncated=len(data) > size,
+        error=error,
+    )
