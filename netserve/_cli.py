@@ -496,6 +496,9 @@ def serve(options: Options, out: Any = None) -> int:
         server.server_close()
     except KeyboardInterrupt:
         _abandon(server, stream)
+    except BaseException:
+        server.server_close()  # e.g. a sync handler raised SystemExit: still release the socket
+        raise
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
