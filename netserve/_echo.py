@@ -41,7 +41,7 @@ class UpperCaseDatagramEchoHandler(BaseRequestHandler):
         >>> with netserve.UDPServer(("127.0.0.1", 0), UpperCaseDatagramEchoHandler) as server:
         ...     threading.Thread(target=server.serve_forever).start()
         ...     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        ...         sock.sendto(b"hello\\n", server.server_address)
+        ...         _ = sock.sendto(b"hello\\n", server.server_address)
         ...         reply = sock.recv(1024)
         ...     server.shutdown()
         >>> reply
