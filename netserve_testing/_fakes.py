@@ -70,7 +70,8 @@ class FakeStreamSocket(FakeSocketBase):
             :class:`~netserve_testing.Script` played in lockstep.
         then: What the peer does after ``inbound``: ``"quiet"`` (stays
             connected, sends nothing: reads would block), ``"eof"`` or
-            ``"reset"``. Ignored for a script.
+            ``"reset"`` (once the data is read, the next read or write raises
+            ``ConnectionResetError``). Ignored for a script.
         chunking: How inbound bytes split across reads (see
             :class:`~netserve_testing.Chunking`).
         seed: Seed for ``chunking="random"``.
@@ -144,8 +145,8 @@ class FakeStreamSocket(FakeSocketBase):
         self.peer = FakePeer(self)
         """The other end of the connection, driven by the test: a :class:`FakePeer`."""
         if inbound is None:
-            return
-        if isinstance(inbound, (bytes, bytearray, memoryview)):
+            pass
+        elif isinstance(inbound, (bytes, bytearray, memoryview)):
             self.peer._feed([bytes(inbound)])
         elif isinstance(inbound, Script):
             from ._lockstep import ScriptPlayer
@@ -276,7 +277,8 @@ class FakeStreamSocket(FakeSocketBase):
         self._check_open()
         if flags & ~_SEND_FLAGS:
             self._unmodelled(f"send flags {flags:#x}")
-        if self._reset_pending:
+        if self._reset_pending and not self._chunks:
+            # The reset is reported in order: once the data sent before it was read.
             self._reset_pending = False
             self._dead = True
             raise os_error(errno.ECONNRESET)
@@ -461,8 +463,10 @@ class FakePeer:
         """Abort the connection (TCP RST).
 
         Reads return the queued data, then raise ``ConnectionResetError``
-        once, then return ``b""``; the next write raises
-        ``ConnectionResetError``, later ones ``BrokenPipeError`` (as on Linux).
+        once, then return ``b""``. Once the queued data was read, the next
+        write raises ``ConnectionResetError`` and later ones
+        ``BrokenPipeError`` (as on Linux). The reset comes in order, after
+        the data sent before it, so conversations stay deterministic.
         """
         sock = self._sock
         if sock._end != "reset" and not sock._dead:
