@@ -45,7 +45,8 @@ def check_ip_address(family: int, address: object) -> Tuple[int, Tuple[Any, ...]
             f"not {type(address).__name__}: {address!r}"
         )
     if not 2 <= len(address) <= 4:
-        raise AddressError(
+        # The socket module raises TypeError for a tuple of the wrong shape, too.
+        raise AddressTypeError(
             f"an IP server address has 2 to 4 items (host, port[, flowinfo, scope_id]), "
             f"not {len(address)}: {address!r}"
         )
@@ -63,8 +64,6 @@ def check_ip_address(family: int, address: object) -> Tuple[int, Tuple[Any, ...]
             )
     if family == socket.AF_INET and (len(address) > 2 or _is_ipv6_literal(host)):
         family = socket.AF_INET6
-    if family == socket.AF_INET and len(address) != 2:
-        raise AddressError(f"an IPv4 server address is (host, port), not {address!r}")
     return family, address
 
 

@@ -68,9 +68,9 @@ class ThreadingMixIn:
     Attributes:
         daemon_threads: Make handler threads daemons, so they do not keep the
             interpreter alive at exit. Default ``False``.
-        block_on_close: ``server_close()`` waits for running handler threads.
-            Default ``True``. Finished threads are forgotten as they end, so a
-            long-running server's bookkeeping does not grow.
+        block_on_close: ``server_close()`` waits for running non-daemon handler
+            threads. Default ``True``. Finished threads are forgotten as they end,
+            so a long-running server's bookkeeping does not grow.
 
     Example:
         >>> import netserve
@@ -104,12 +104,12 @@ class ThreadingMixIn:
             args=(request, client_address),
             daemon=self.daemon_threads,
         )
-        if self.block_on_close:
+        if self.block_on_close and not self.daemon_threads:
             registry.add(thread)
         thread.start()
 
     def server_close(self) -> None:
-        """Close the server, then wait for handler threads if :attr:`block_on_close`."""
+        """Close the server, then wait for non-daemon handler threads if :attr:`block_on_close`."""
         super().server_close()  # type: ignore[misc]
         if self.block_on_close and self._handler_threads is not None:
             self._handler_threads.join()
@@ -126,8 +126,8 @@ class ThreadPoolMixIn(ThreadingMixIn):
     in a queue, in arrival order. Threads start lazily and are reused, which
     saves a thread start per request. :attr:`daemon_threads` and
     :attr:`block_on_close` mean what they mean for :class:`ThreadingMixIn`:
-    with ``block_on_close``, ``server_close()`` waits until every queued and
-    running request has finished.
+    with ``block_on_close`` and without ``daemon_threads``, ``server_close()``
+    waits until every queued and running request has finished.
 
     Attributes:
         max_workers: The bound; default ``min(32, os.cpu_count() + 4)``.
@@ -162,10 +162,10 @@ class ThreadPoolMixIn(ThreadingMixIn):
         self._pool.submit(request, client_address)
 
     def server_close(self) -> None:
-        """Close the server and the pool; wait for the queue to drain if :attr:`block_on_close`."""
+        """Close the server and the pool; with :attr:`block_on_close`, wait for the queue."""
         super().server_close()
         if self._pool is not None:
-            self._pool.close(wait=self.block_on_close)
+            self._pool.close(wait=self.block_on_close and not self.daemon_threads)
 
 
 def _wait_for_any_child(pids: Set[int]) -> None:

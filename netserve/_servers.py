@@ -85,7 +85,10 @@ class BaseServer:
         self.RequestHandlerClass = RequestHandlerClass
         # Invariant: _serving_thread is not None exactly while serve_forever() runs;
         # _wakeup_fd is its pipe's write end then, else -1. Both change under _state_lock.
-        self._state_lock = threading.Lock()
+        # The lock is re-entrant because request_shutdown() may run in a signal handler
+        # that interrupts the serving thread inside one of these critical sections; they
+        # are ordered so that _wakeup_fd is always either -1 or an open pipe.
+        self._state_lock = threading.RLock()
         self._serving_thread: Optional[int] = None
         self._wakeup_fd = -1
         self._shutdown_requested = False
@@ -133,17 +136,18 @@ class BaseServer:
             if self._shutdown_requested:
                 self._shutdown_requested = False
                 return -1
-            read_fd, self._wakeup_fd = os.pipe()
-            os.set_blocking(self._wakeup_fd, False)
+            read_fd, write_fd = os.pipe()
+            os.set_blocking(write_fd, False)
+            self._wakeup_fd = write_fd
             self._serving_thread = threading.get_ident()
             self._stopped.clear()
             return read_fd
 
     def _stop_serving(self, wakeup_read: int) -> None:
         with self._state_lock:
+            wakeup_write, self._wakeup_fd = self._wakeup_fd, -1
+            os.close(wakeup_write)
             os.close(wakeup_read)
-            os.close(self._wakeup_fd)
-            self._wakeup_fd = -1
             self._serving_thread = None
             self._shutdown_requested = False
             self._stopped.set()
