@@ -48,9 +48,17 @@ class ScriptPlayer:
         self.failure: Optional[ExpectationFailed] = None
         self.values: List[Any] = []
         """The value of every matched expectation, in order (a Match for expect_regex)."""
+        closed_at = 0
         for number, step in enumerate(self._steps, 1):
             if not isinstance(step, (Send, Close, Reset, GoQuiet, Expectation)):
                 raise TypeError(f"script step {number} is not a known step: {step!r}")
+            if isinstance(step, Send) and closed_at:
+                raise NetserveTestingError(
+                    f"script step {number} ({step.describe()}) comes after the client closed "
+                    f"or reset the connection (step {closed_at}); it cannot send any more"
+                )
+            if isinstance(step, (Close, Reset)) and not closed_at:
+                closed_at = number
 
     @property
     def done(self) -> bool:
@@ -100,11 +108,6 @@ class ScriptPlayer:
         while not self.done:
             step = self._steps[self._index]
             if isinstance(step, Send):
-                if self._client_done:
-                    raise NetserveTestingError(
-                        f"script step {self._index + 1} ({step.describe()}) comes after the "
-                        f"client closed or reset the connection; it cannot send any more"
-                    )
                 sends.append(step.data)
                 self._index += 1
                 self._quiet = False

@@ -293,17 +293,28 @@ class Script:
         self._steps.append(step)
         return self
 
+    def _check_can_send(self, data: bytes) -> None:
+        for step in self._steps:
+            if isinstance(step, (Close, Reset)):
+                raise ValueError(
+                    f"cannot send {data!r} after {step.describe()}: the client has no "
+                    f"sending side left"
+                )
+
     def send(self, data: bytes) -> Script:
         """Send ``data`` as one chunk."""
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"send() takes bytes, not {type(data).__name__}: {data!r}")
+        self._check_can_send(bytes(data))
         return self._add(Send(bytes(data)))
 
     def send_line(self, text: str, *, newline: str = "\n", encoding: str = "utf-8") -> Script:
         """Send ``text`` encoded, followed by ``newline``."""
         if not isinstance(text, str):
             raise TypeError(f"send_line() takes str, not {type(text).__name__}: {text!r}")
-        return self._add(Send((text + newline).encode(encoding)))
+        data = (text + newline).encode(encoding)
+        self._check_can_send(data)
+        return self._add(Send(data))
 
     def expect(self, data: bytes) -> Script:
         """Expect exactly ``data`` next from the handler."""

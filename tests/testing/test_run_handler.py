@@ -157,7 +157,7 @@ def test_DatagramRun_reply_requires_exactly_one(ss: ModuleType) -> None:
 
     result = run_datagram_handler(Silent, b"ping")
     with pytest.raises(ExpectationFailed, match=r"expected one reply to \('127.0.0.1', 50000\)"):
-        result.reply
+        assert result.reply
 
 
 # -- StreamRequestHandler variants ------------------------------------------------------------
