@@ -149,6 +149,14 @@ def exchange(server: netserve.BaseServer, payload: bytes, unix_dir: str | None =
     return stream_exchange(server, payload)
 
 
+def child_env() -> dict[str, str]:
+    """Environment for a child Python that must import this very ``netserve`` checkout."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(netserve.__file__)))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    return env
+
+
 def have_ipv6() -> bool:
     """Return True if this host can bind a socket to ``::1``."""
     if not socket.has_ipv6:

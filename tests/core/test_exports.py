@@ -12,6 +12,8 @@ import pytest
 
 import netserve
 
+from ._support import child_env
+
 #: ``socketserver.__all__`` on CPython 3.13, in its order.
 SOCKETSERVER_313_ALL = [
     "BaseServer",
@@ -88,7 +90,12 @@ def test_public_class_does_not_derive_from_socketserver(name: str) -> None:
 def test_import_netserve_does_not_import_socketserver() -> None:
     code = "import sys, netserve; print('socketserver' in sys.modules)"
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+        [sys.executable, "-c", code],
+        capture_output=True,
+        env=child_env(),
+        text=True,
+        timeout=60,
+        check=True,
     )
     assert result.stdout.strip() == "False"
 
@@ -171,6 +178,7 @@ def test_import_netserve_as_socketserver_runs_stdlib_code_unchanged() -> None:
     result = subprocess.run(
         [sys.executable, "-X", "dev", "-W", "error::ResourceWarning", "-c", program],
         capture_output=True,
+        env=child_env(),
         text=True,
         timeout=60,
     )

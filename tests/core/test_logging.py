@@ -11,7 +11,7 @@ import pytest
 
 import netserve
 
-from ._support import connect, recv_until_eof, serving, stream_exchange
+from ._support import child_env, connect, recv_until_eof, serving, stream_exchange
 
 MESSAGE = "exception while processing request from"
 
@@ -88,7 +88,7 @@ def run_program(body: str) -> subprocess.CompletedProcess[str]:
         """
     ) + textwrap.dedent(body)
     return subprocess.run(
-        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", program], capture_output=True, env=child_env(), text=True, timeout=60
     )
 
 
