@@ -74,7 +74,7 @@ def serving(server: netserve.BaseServer, poll_interval: float = 0.5) -> Iterator
         stop_serving(server, thread)
 
 
-def connect(server: netserve.BaseServer) -> socket.socket:
+def connect(server: netserve.TCPServer) -> socket.socket:
     """Return a stream socket connected to ``server`` (any family), with a bounded timeout."""
     sock = socket.socket(server.address_family, socket.SOCK_STREAM)
     try:
@@ -88,7 +88,7 @@ def connect(server: netserve.BaseServer) -> socket.socket:
 
 def recv_until_eof(sock: socket.socket) -> bytes:
     """Read from ``sock`` until the peer closes its side."""
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         chunk = sock.recv(65536)
         if not chunk:
@@ -96,7 +96,7 @@ def recv_until_eof(sock: socket.socket) -> bytes:
         chunks.append(chunk)
 
 
-def stream_exchange(server: netserve.BaseServer, payload: bytes) -> bytes:
+def stream_exchange(server: netserve.TCPServer, payload: bytes) -> bytes:
     """Connect, send ``payload``, half-close, and return everything the server sent back."""
     with connect(server) as sock:
         sock.sendall(payload)
@@ -104,7 +104,7 @@ def stream_exchange(server: netserve.BaseServer, payload: bytes) -> bytes:
         return recv_until_eof(sock)
 
 
-def datagram_client(server: netserve.BaseServer, unix_dir: str | None = None) -> socket.socket:
+def datagram_client(server: netserve.TCPServer, unix_dir: str | None = None) -> socket.socket:
     """Return a datagram socket able to talk to ``server`` and receive its replies.
 
     The client is bound first, so its address is known before it sends: an IP client to the
@@ -133,7 +133,7 @@ def _fresh_name(directory: str) -> str:
 
 
 def datagram_exchange(
-    server: netserve.BaseServer, payload: bytes, unix_dir: str | None = None
+    server: netserve.TCPServer, payload: bytes, unix_dir: str | None = None
 ) -> bytes:
     """Send one datagram to ``server`` and return the one datagram it sends back."""
     with datagram_client(server, unix_dir) as sock:
@@ -142,7 +142,7 @@ def datagram_exchange(
         return data
 
 
-def exchange(server: netserve.BaseServer, payload: bytes, unix_dir: str | None = None) -> bytes:
+def exchange(server: netserve.TCPServer, payload: bytes, unix_dir: str | None = None) -> bytes:
     """Round-trip ``payload`` with ``server``, stream or datagram alike."""
     if server.socket_type == socket.SOCK_DGRAM:
         return datagram_exchange(server, payload, unix_dir)

@@ -39,7 +39,8 @@ class ErrorRecordingTCPServer(netserve.TCPServer):
 
 def run_one(handler: Any, payload: bytes = b"") -> tuple[bytes, ErrorRecordingTCPServer]:
     """Serve one TCP request with ``handler`` and return (reply, server)."""
-    with ErrorRecordingTCPServer(("127.0.0.1", 0), handler) as server, connect(server) as client:
+    server = ErrorRecordingTCPServer(("127.0.0.1", 0), handler)
+    with server, connect(server) as client:
         client.sendall(payload)
         client.shutdown(socket.SHUT_WR)
         server.handle_request()

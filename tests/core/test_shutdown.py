@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import re
+import signal
 import threading
 from typing import Any
 
@@ -213,3 +214,48 @@ def test_request_shutdown_twice_is_consumed_by_one_serve_forever() -> None:
         thread = start_serving(server, poll_interval=3600)
         assert exchange(server, b"again\n") == b"AGAIN"
         stop_serving(server, thread)
+
+
+def test_serve_forever_twice_at_once_is_a_RuntimeError() -> None:
+    with netserve.TCPServer(("127.0.0.1", 0), EchoUpperHandler) as server:
+        thread = start_serving(server, poll_interval=3600)
+        try:
+            assert exchange(server, b"first\n") == b"FIRST"
+            with pytest.raises(RuntimeError, match="already running"):
+                server.serve_forever()
+            assert exchange(server, b"still serving\n") == b"STILL SERVING"
+        finally:
+            stop_serving(server, thread)
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="needs signal.pthread_kill")
+def test_request_shutdown_from_a_signal_handler_stops_serve_forever() -> None:
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signal handlers run in the main thread only")
+    main_thread = threading.get_ident()
+    with netserve.TCPServer(("127.0.0.1", 0), EchoUpperHandler) as server:
+
+        def on_signal(signum: int, frame: Any) -> None:
+            server.request_shutdown()
+
+        returned = threading.Event()
+        forced: list[bool] = []
+
+        def client() -> None:
+            # Prove the loop is serving, then interrupt it with the signal.
+            assert exchange(server, b"ping\n") == b"PING"
+            signal.pthread_kill(main_thread, signal.SIGUSR1)
+            if not returned.wait(TIMEOUT):  # keep a broken server from hanging the run
+                forced.append(True)
+                server.request_shutdown()
+
+        previous = signal.signal(signal.SIGUSR1, on_signal)
+        try:
+            thread = threading.Thread(target=client, daemon=True)
+            thread.start()
+            server.serve_forever(poll_interval=3600)  # returns once the signal is handled
+            returned.set()
+            thread.join(TIMEOUT)
+        finally:
+            signal.signal(signal.SIGUSR1, previous)
+        assert forced == [], "serve_forever() ignored request_shutdown() from a signal handler"

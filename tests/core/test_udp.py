@@ -16,7 +16,8 @@ class Capture(netserve.BaseRequestHandler):
 
     def handle(self) -> None:
         data, sock = self.request
-        self.server.seen.put((data, sock, self.client_address))  # type: ignore[attr-defined]
+        server: Any = self.server
+        server.seen.put((data, sock, self.client_address))
         sock.sendto(data.upper(), self.client_address)
 
 
