@@ -42,6 +42,10 @@ STDLIB_POLL_INTERVAL = 0.005
 
 Client = Union[StreamClient, DatagramClient]
 
+# Seconds server_close() gets, past the teardown deadline, to close what it can when
+# something is stuck (it closes the listening socket before it waits for threads).
+_CLOSE_GRACE = 0.1
+
 # Socket file names, unique in the process: s1.sock, s2.sock...
 _serial_lock = threading.Lock()
 _serials = itertools.count(1)
@@ -120,6 +124,7 @@ class ServerHandle(ChecksOnExit):
         self._own_dir: Optional[str] = None
         self._socket_file: Optional[str] = None
         self._leaks: List[str] = []
+        self._stuck = False  # teardown found something still running at its deadline
         namespace = dict(options)
         address = self._address(server_class, address, socket_dir)
         family = _family_of_address(address, server_class)
@@ -250,11 +255,12 @@ class ServerHandle(ChecksOnExit):
 
         Closes the clients from :meth:`connect`, asks the server to shut down,
         joins the serving thread, waits (until ``teardown_timeout`` after the
-        start of the close) for requests being handled and forked children, calls
-        ``server_close()`` (told not to wait if something is stuck), kills and
-        reaps children still running, and removes the socket file. Nothing in it
-        waits without that deadline. Safe to call twice (the second call returns
-        nothing).
+        start of the close) for accepted requests and forked children, kills and
+        reaps children still running, calls ``server_close()`` (in a thread of its
+        own, not waited for past the deadline, if something is stuck), and removes
+        the socket file. Nothing in it waits without that deadline; what is still
+        running then is reported, not waited for. Safe to call twice (the second
+        call returns nothing).
 
         Returns:
             ``(errors, leaks)``: unhandled, unreported :class:`HandlerError` records,
@@ -276,11 +282,16 @@ class ServerHandle(ChecksOnExit):
                 _request_shutdown(self.server)
             self._thread.join(_remaining(deadline))
             self._wait_handlers(deadline)
-            if self._thread.is_alive() and self._thread not in self.reported_threads:
-                self.reported_threads.add(self._thread)
-                self._leaks.append(f"serving thread still running: {self._thread!r}")
+            if self._thread.is_alive():
+                self._stuck = True
+                if self._thread not in self.reported_threads:
+                    self.reported_threads.add(self._thread)
+                    self._leaks.append(f"serving thread still running: {self._thread!r}")
             self._wait_children(deadline)
-            self.server.server_close()
+            if self._stuck:
+                self._close_server_within(deadline)
+            else:
+                self.server.server_close()
         finally:
             self._join_handler_threads(deadline)
             self._reap_children()
@@ -307,6 +318,7 @@ class ServerHandle(ChecksOnExit):
         recorder = self._recorder
         if recorder.wait_idle(deadline):
             return
+        self._stuck = True
         self.server.block_on_close = False
         with recorder.cond:
             stuck = dict(recorder.in_flight)
@@ -353,7 +365,35 @@ class ServerHandle(ChecksOnExit):
             )
             kill_child(pid)
         if stuck:
+            self._stuck = True
             self.server.block_on_close = False
+
+    def _close_server_within(self, deadline: float) -> None:
+        # Something is stuck, and server_close() may wait for it whatever block_on_close
+        # says (the standard library's ThreadingMixIn joins its threads since 3.11):
+        # call it in a thread of its own, and stop waiting for it at the deadline.
+        failures: List[BaseException] = []
+
+        def close_server() -> None:
+            try:
+                self.server.server_close()
+            except BaseException as exc:  # noqa: BLE001 - raised again in the closing thread
+                failures.append(exc)
+
+        description = self._recorder.description
+        closer = threading.Thread(
+            target=close_server, name=f"netserve server_close() of {description}", daemon=True
+        )
+        closer.start()
+        closer.join(max(_remaining(deadline), _CLOSE_GRACE))
+        if closer.is_alive():
+            self.reported_threads.add(closer)
+            self._leaks.append(
+                f"server_close() of {description} still waiting "
+                f"{self.teardown_timeout:g} s after shutdown (for a stuck handler thread?)"
+            )
+        elif failures:
+            raise failures[0]
 
     def _reap_children(self) -> None:
         for pid in self._children():

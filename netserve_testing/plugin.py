@@ -16,7 +16,17 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Generator, Iterator, List, Optional, TypeVar
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Generator,
+    Iterator,
+    List,
+    Optional,
+    Tuple,
+    TypeVar,
+)
 
 import pytest
 
@@ -44,6 +54,9 @@ _HELP = {
     "reports; pass it to replay a run (default: random)",
     "netserve_backend": "server classes of the kinds: netserve or socketserver (the "
     "standard library) (default: netserve)",
+    "netserve_kinds": "narrow the server kinds of every test using server_kind, on top of "
+    "its netserve_kinds marker: selectors as in the marker, separated by spaces to narrow, "
+    "'a,b' for either, e.g. 'stream threading' or 'tcp,udp-sync' (default: all)",
 }
 _FORK_WARNING = r"ignore:This process \(pid=\d+\) is multi-threaded:DeprecationWarning"
 
@@ -63,6 +76,7 @@ class NetserveSettings:
     leak_check: bool = True
     seed: int = 0
     backend: Optional[str] = None
+    kinds: Tuple[str, ...] = ()
 
 
 #: Where the plugin keeps its settings: ``config.stash[SETTINGS_KEY]``.
@@ -90,6 +104,8 @@ def _setting(config: pytest.Config, name: str, convert: Callable[[str], _T], exp
         return None
     try:
         return convert(str(value).strip())
+    except _BadValue as exc:
+        raise pytest.UsageError(f"{source}: expected {expected}: {exc}") from None
     except ValueError:
         raise pytest.UsageError(f"{source}: expected {expected}, got {value!r}") from None
 
@@ -116,12 +132,28 @@ def _backend(text: str) -> str:
     return text
 
 
+class _BadValue(ValueError):
+    """A setting's value is wrong in a way its message explains better than "got <value>"."""
+
+
+def _kind_selectors(text: str) -> Tuple[str, ...]:
+    selectors = tuple(text.split())
+    try:
+        kinds = select_kinds(*selectors)
+    except ValueError as exc:
+        raise _BadValue(str(exc)) from None
+    if not kinds:
+        raise _BadValue(f"{text!r} selects no server kind")
+    return selectors
+
+
 def _read_settings(config: pytest.Config) -> NetserveSettings:
     timeout = _setting(config, "netserve_timeout", _seconds, "seconds > 0")
     teardown = _setting(config, "netserve_teardown_timeout", _seconds, "seconds > 0")
     leak_check = _setting(config, "netserve_leak_check", _switch, "on or off")
     seed = _setting(config, "netserve_seed", int, "an integer")
     backend = _setting(config, "netserve_backend", _backend, "netserve or socketserver")
+    kinds = _setting(config, "netserve_kinds", _kind_selectors, "server kind selectors")
     if seed is None:
         # pytest-xdist workers take the seed their controller drew, so all agree.
         workerinput = getattr(config, "workerinput", {})
@@ -134,6 +166,7 @@ def _read_settings(config: pytest.Config) -> NetserveSettings:
         leak_check=True if leak_check is None else leak_check,
         seed=seed,
         backend=backend,
+        kinds=kinds or (),
     )
 
 
@@ -145,7 +178,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "the server_kind fixture; selectors: 'all', 'stream', 'datagram', 'inet', 'unix', "
         "a transport ('tcp', 'udp', 'unix_stream', 'unix_dgram', 'tcp6', 'udp6'), a "
         "concurrency ('sync', 'threading', 'forking', 'pool') or a kind id ('udp-pool'); "
-        "'a,b' means either, several arguments narrow",
+        "'a,b' means either, several arguments narrow; --netserve-kinds narrows further",
     )
     # A forking server forks from its serving thread, so the process is always
     # multi-threaded at fork time; Python 3.12+ warns about that on every fork.
@@ -164,6 +197,7 @@ def pytest_report_header(config: pytest.Config) -> str:
         f"netserve: client timeout {settings.timeout:g} s, teardown timeout "
         f"{settings.teardown_timeout:g} s, leak checks {'on' if settings.leak_check else 'off'}, "
         f"backend {settings.backend or 'netserve'}, seed {settings.seed}"
+        + (f", kinds {' '.join(settings.kinds)!r}" if settings.kinds else "")
     )
 
 
@@ -178,6 +212,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         raise ValueError(f"@pytest.mark.netserve_kinds{selectors!r}: {exc}") from None
     if not kinds:
         raise ValueError(f"@pytest.mark.netserve_kinds{selectors!r} selects no server kind")
+    narrowing = metafunc.config.stash[SETTINGS_KEY].kinds
+    if narrowing:
+        kinds = select_kinds(*selectors, *narrowing)
+    if not kinds:
+        reason = f"--netserve-kinds {' '.join(narrowing)!r} leaves none of the kinds of this test"
+        skipped = pytest.param(None, marks=pytest.mark.skip(reason=reason), id="no-kind")
+        metafunc.parametrize("server_kind", [skipped], indirect=True)
+        return
     metafunc.parametrize("server_kind", kinds, ids=[kind.id for kind in kinds], indirect=True)
 
 
@@ -253,8 +295,10 @@ def server_kind(request: pytest.FixtureRequest) -> ServerKind:
     Scope: function. Type: :class:`netserve_testing.ServerKind`. Default: every
     kind of the matrix (TCP, UDP, Unix stream, Unix datagram x sync, threading,
     forking, pool), ids such as ``tcp-threading``; narrow with
-    ``@pytest.mark.netserve_kinds("stream")``. Pass it on: ``netserve.serve(Handler,
-    server_kind)``; ``server_kind.is_stream`` tells which handler to use.
+    ``@pytest.mark.netserve_kinds("stream")``, and for the whole run with
+    ``--netserve-kinds`` (a test whose kinds it excludes all is skipped). Pass it
+    on: ``netserve.serve(Handler, server_kind)``; ``server_kind.is_stream`` tells
+    which handler to use.
     """
     kind: ServerKind = request.param
     return kind

@@ -147,3 +147,71 @@ def test_plugin_can_be_disabled(pytester: pytest.Pytester):
     result = pytester.runpytest("-p", "no:netserve", "-p", "no:cacheprovider")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*fixture 'netserve' not found*"])
+
+
+KIND_TESTS = """
+import pytest
+
+
+def test_any(server_kind):
+    assert server_kind.concurrency == "sync"
+
+
+@pytest.mark.netserve_kinds("datagram")
+def test_datagram(server_kind):
+    assert not server_kind.is_stream
+
+
+@pytest.mark.netserve_kinds("stream")
+def test_stream(server_kind):
+    raise AssertionError("--netserve-kinds leaves no stream kind")
+"""
+
+
+def test_plugin_netserve_kinds_option_narrows_every_test(pytester: pytest.Pytester):
+    pytester.makepyfile(test_kinds=KIND_TESTS)
+    result = pytester.runpytest_subprocess(
+        "-v", "-rs", "--netserve-kinds=udp,unix_dgram sync", "-p", "no:cacheprovider"
+    )
+    result.assert_outcomes(passed=4, skipped=1)
+    result.stdout.fnmatch_lines_random(
+        [
+            "*netserve: *, kinds 'udp,unix_dgram sync'",
+            "*test_any?udp-sync? PASSED*",
+            "*test_any?unix_dgram-sync? PASSED*",
+            "*test_datagram?udp-sync? PASSED*",
+            "*test_datagram?unix_dgram-sync? PASSED*",
+            "SKIPPED * --netserve-kinds 'udp,unix_dgram sync' leaves none of the kinds of this*",
+        ]
+    )
+
+
+def test_plugin_netserve_kinds_ini_key(pytester: pytest.Pytester):
+    pytester.makepyfile(test_kinds=KIND_TESTS)
+    pytester.makeini("[pytest]\nnetserve_kinds = udp-sync\n")
+    result = pytester.runpytest_subprocess("-v", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, skipped=1)
+    result.stdout.fnmatch_lines_random(
+        ["*test_any?udp-sync? PASSED*", "*test_datagram?udp-sync? PASSED*"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            "streams",
+            "*--netserve-kinds: expected server kind selectors: unknown server kind "
+            "selector 'streams'*",
+        ),
+        (
+            "tcp udp",
+            "*--netserve-kinds: expected server kind selectors: 'tcp udp' selects no server kind*",
+        ),
+    ],
+)
+def test_plugin_bad_netserve_kinds_is_a_usage_error(pytester: pytest.Pytester, value, message):
+    pytester.makepyfile("def test_nothing():\n    assert True\n")
+    result = pytester.runpytest_subprocess(f"--netserve-kinds={value}", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
