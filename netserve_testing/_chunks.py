@@ -48,7 +48,7 @@ class Chunking:
         self.mode = mode
         self.size = size
         self.seed = seed
-        self._rng = random.Random(seed)
+        self._rng = random.Random(seed) if mode == "random" else None
 
     @classmethod
     def exact(cls) -> Chunking:
@@ -114,7 +114,7 @@ class Chunking:
         if seed is not None and value != "random":
             raise ValueError(f"a seed ({seed!r}) only applies to chunking='random', not {value!r}")
         if value is None or value == "exact":
-            return cls.exact()
+            return _EXACT
         if value == "bytewise":
             return cls.bytewise()
         if value == "random":
@@ -143,6 +143,7 @@ class Chunking:
         data = b"".join(chunks)
         pieces: List[bytes] = []
         rng = self._rng
+        assert rng is not None
         start = 0
         while start < len(data):
             left = len(data) - start
@@ -177,6 +178,9 @@ class Chunking:
             return f"Chunking.random(seed={self.seed})"
         return "Chunking.exact()"
 
+
+# Exact chunking has no state: one instance serves every fake.
+_EXACT = Chunking("exact")
 
 #: What chunking parameters accept.
 ChunkingLike = Union[Chunking, str, int, None]

@@ -9,14 +9,24 @@ from collections import deque
 from typing import Any, Deque, Iterable, List, Optional, Tuple
 
 from ._fakes import _as_bytes
-from ._socket_base import Address, FakeSocketBase, default_address, os_error
+from ._socket_base import (
+    LOG_EVENT,
+    LOG_IN,
+    LOG_OUT,
+    MSG_DONTWAIT,
+    MSG_PEEK,
+    Address,
+    FakeSocketBase,
+    default_address,
+    os_error,
+)
 from ._transcript import Transcript
 
 __all__ = ["FakeDatagramSocket"]
 
 # The largest UDP payload: 65535 minus the IPv4 (20) or the UDP (8) header; IPv6 has
 # no header in the length field.
-_UDP_MAX = {socket.AF_INET: 65507, socket.AF_INET6: 65527}
+_UDP_MAX = {int(socket.AF_INET): 65507, int(socket.AF_INET6): 65527}
 
 
 def _check_address(family: int, address: Any) -> None:
@@ -94,21 +104,21 @@ class FakeDatagramSocket(FakeSocketBase):
         """
         payload = _as_bytes(data)
         self._inbound.append((payload, address))
-        self.transcript.inbound(payload)
+        self._log.append((LOG_IN, payload))
 
     def recvfrom(self, bufsize: int, flags: int = 0) -> Tuple[bytes, Address]:
         """Receive one datagram, truncated to ``bufsize``; return ``(data, address)``."""
         self._check_open()
         if bufsize < 0:
             raise ValueError("negative buffersize in recvfrom")
-        if flags & ~(socket.MSG_PEEK | socket.MSG_DONTWAIT):
+        if flags & ~(MSG_PEEK | MSG_DONTWAIT):
             self._unmodelled(f"recvfrom flags {flags:#x}")
         if not self._inbound:
-            timeout = 0.0 if flags & socket.MSG_DONTWAIT else self._timeout
+            timeout = 0.0 if flags & MSG_DONTWAIT else self._timeout
             self._would_block(f"recvfrom({bufsize})", "no datagram is queued", timeout=timeout)
-        data, address = self._inbound[0] if flags & socket.MSG_PEEK else self._inbound.popleft()
+        data, address = self._inbound[0] if flags & MSG_PEEK else self._inbound.popleft()
         if len(data) > bufsize:
-            self.transcript.event(f"datagram of {len(data)} bytes truncated to {bufsize}")
+            self._log.append((LOG_EVENT, f"datagram of {len(data)} bytes truncated to {bufsize}"))
         return data[:bufsize], address
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
@@ -142,14 +152,14 @@ class FakeDatagramSocket(FakeSocketBase):
             flags = flags_or_address
         payload = _as_bytes(data)
         self._check_open()
-        if flags & ~socket.MSG_DONTWAIT:
+        if flags & ~MSG_DONTWAIT:
             self._unmodelled(f"sendto flags {flags:#x}")
         _check_address(self._family, address)
         limit = _UDP_MAX.get(self._family)
         if limit is not None and len(payload) > limit:
             raise os_error(errno.EMSGSIZE)
         self.sent.append((payload, address))
-        self.transcript.outbound(payload)
+        self._log.append((LOG_OUT, payload))
         return len(payload)
 
     def send(self, data: Any, flags: int = 0) -> int:

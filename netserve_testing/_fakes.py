@@ -19,10 +19,23 @@ from typing import (
     Union,
 )
 
-from ._chunks import Chunking, ChunkingLike
+from ._chunks import _EXACT, Chunking, ChunkingLike
 from ._errors import HandlerWouldBlock
 from ._script import Script
-from ._socket_base import IDLE_READ_LIMIT, Address, FakeSocketBase, default_address, os_error
+from ._socket_base import (
+    IDLE_READ_LIMIT,
+    LOG_EVENT,
+    LOG_IN,
+    LOG_OUT,
+    MSG_DONTWAIT,
+    MSG_NOSIGNAL,
+    MSG_PEEK,
+    MSG_WAITALL,
+    Address,
+    FakeSocketBase,
+    default_address,
+    os_error,
+)
 from ._transcript import Transcript
 
 if TYPE_CHECKING:
@@ -31,8 +44,8 @@ if TYPE_CHECKING:
 __all__ = ["FakePeer", "FakeStreamSocket"]
 
 _THEN = ("quiet", "eof", "reset")
-_RECV_FLAGS = socket.MSG_PEEK | socket.MSG_DONTWAIT | socket.MSG_WAITALL
-_SEND_FLAGS = socket.MSG_DONTWAIT | getattr(socket, "MSG_NOSIGNAL", 0)
+_RECV_FLAGS = MSG_PEEK | MSG_DONTWAIT | MSG_WAITALL
+_SEND_FLAGS = MSG_DONTWAIT | MSG_NOSIGNAL
 _SHUT_NAMES = {socket.SHUT_RD: "SHUT_RD", socket.SHUT_WR: "SHUT_WR", socket.SHUT_RDWR: "SHUT_RDWR"}
 
 
@@ -119,9 +132,9 @@ class FakeStreamSocket(FakeSocketBase):
             transcript=transcript,
         )
         self._peername = peername if peername is not None else default_address(family, local=False)
-        self.chunking = Chunking.of(chunking, seed)
+        self.chunking = _EXACT if chunking is None and seed is None else Chunking.of(chunking, seed)
         """The :class:`~netserve_testing.Chunking` applied to what the peer sends."""
-        if self.chunking.mode != "exact":
+        if self.chunking is not _EXACT and self.chunking.mode != "exact":
             self.transcript.add_header(f"chunking: {self.chunking.describe()}")
         self._max_send = max_send
         # Inbound: chunks not yet read; then the peer's end: None (open), "eof" or "reset".
@@ -146,6 +159,10 @@ class FakeStreamSocket(FakeSocketBase):
         """The other end of the connection, driven by the test: a :class:`FakePeer`."""
         if inbound is None:
             pass
+        elif isinstance(inbound, bytes) and self.chunking is _EXACT:
+            if inbound:  # the common case, without a split
+                self._chunks.append(inbound)
+                self._log.append((LOG_IN, inbound))
         elif isinstance(inbound, (bytes, bytearray, memoryview)):
             self.peer._feed([bytes(inbound)])
         elif isinstance(inbound, Script):
@@ -200,7 +217,7 @@ class FakeStreamSocket(FakeSocketBase):
             )
         if bufsize < 0:
             raise ValueError("negative buffersize in recv")
-        return self._read(bufsize, flags, f"recv({bufsize})")
+        return self._read(bufsize, flags, "recv")
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
         """Read into ``buffer`` (up to ``nbytes``, or its size); return the count."""
@@ -214,22 +231,26 @@ class FakeStreamSocket(FakeSocketBase):
             size = nbytes or view.nbytes
             if size > view.nbytes:
                 raise ValueError("buffer too small for requested bytes")
-            data = self._read(size, flags, f"recv_into({size})")
-            with view.cast("B") as target:
-                target[: len(data)] = data
+            data = self._read(size, flags, "recv_into")
+            if view.format == "B" and view.ndim == 1:
+                view[: len(data)] = data
+            else:
+                with view.cast("B") as target:
+                    target[: len(data)] = data
         return len(data)
 
     def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, None]:
         """Read as :meth:`recv`; a connected stream socket reports the address ``None``."""
         return self.recv(bufsize, flags), None
 
-    def _read(self, size: int, flags: int, call: str) -> bytes:
+    def _read(self, size: int, flags: int, name: str) -> bytes:
+        # ``name`` is formatted into "recv(1024)" only on the rare paths that report it.
         if flags & ~_RECV_FLAGS:
             self._unmodelled(f"recv flags {flags:#x}")
         if size == 0 or self._shut_rd:
             return b""
-        peek = bool(flags & socket.MSG_PEEK)
-        timeout = 0.0 if flags & socket.MSG_DONTWAIT else self._timeout
+        peek = bool(flags & MSG_PEEK)
+        timeout = 0.0 if flags & MSG_DONTWAIT else self._timeout
         result = b""
         while True:
             if self._chunks:
@@ -242,7 +263,7 @@ class FakeStreamSocket(FakeSocketBase):
                         self._chunks[0] = head[len(take) :]
                 result += take
                 self._idle_reads = 0
-                if peek or len(result) == size or not flags & socket.MSG_WAITALL:
+                if peek or len(result) == size or not flags & MSG_WAITALL:
                     return result
                 continue
             if result and (self._end is not None or self._dead):
@@ -252,7 +273,7 @@ class FakeStreamSocket(FakeSocketBase):
                 self._dead = True
                 raise os_error(errno.ECONNRESET)
             if self._end is not None or self._dead:
-                self._count_idle_read(call, "it read EOF")
+                self._count_idle_read(name, size, "it read EOF")
                 return b""
             if self._pull is not None:
                 self._pull(timeout is not None)
@@ -260,15 +281,15 @@ class FakeStreamSocket(FakeSocketBase):
                     continue
             if result:
                 return result  # MSG_WAITALL stops short when nothing more can come
-            self._count_idle_read(call, "its reads timed out")
-            self._would_block(call, "the client sent nothing more", timeout=timeout)
+            self._count_idle_read(name, size, "its reads timed out")
+            self._would_block(f"{name}({size})", "the client sent nothing more", timeout=timeout)
 
-    def _count_idle_read(self, call: str, what: str) -> None:
+    def _count_idle_read(self, name: str, size: int, what: str) -> None:
         self._idle_reads += 1
         if self._idle_reads > IDLE_READ_LIMIT:
             raise HandlerWouldBlock(
                 f"handler would loop forever: {what} {IDLE_READ_LIMIT} times in a row "
-                f"({call} returned nothing each time, and it sent nothing in between)\n\n"
+                f"({name}({size}) returned nothing each time, and it sent nothing in between)\n\n"
                 f"transcript:\n{self.transcript.format()}"
             )
 
@@ -292,7 +313,7 @@ class FakeStreamSocket(FakeSocketBase):
             size = min(size, self._max_send)
         if self._window is not None:
             if self._window == 0 and data:
-                timeout = 0.0 if flags & socket.MSG_DONTWAIT else self._timeout
+                timeout = 0.0 if flags & MSG_DONTWAIT else self._timeout
                 self._would_block(call, "the client stopped reading", timeout=timeout)
             size = min(size, self._window)
             self._window -= size
@@ -302,7 +323,7 @@ class FakeStreamSocket(FakeSocketBase):
         self._out += data
         self._sends.append(data)
         self._idle_reads = 0
-        self.transcript.outbound(data)
+        self._log.append((LOG_OUT, data))
         if self._on_output is not None:
             self._on_output()
 
@@ -401,11 +422,13 @@ class FakeStreamSocket(FakeSocketBase):
             self._shut_rd = True
         if how in (socket.SHUT_WR, socket.SHUT_RDWR) and not self._shut_wr:
             self._shut_wr = True
-            self.transcript.event(f"handler shut down its sending side ({_SHUT_NAMES[how]})")
+            self._log.append(
+                (LOG_EVENT, f"handler shut down its sending side ({_SHUT_NAMES[how]})")
+            )
 
     def _real_close(self) -> None:
         if self._fd >= 0:
-            self.transcript.event("handler's socket closed")
+            self._log.append((LOG_EVENT, "handler's socket closed"))
         super()._real_close()
 
     def __repr__(self) -> str:
@@ -442,7 +465,7 @@ class FakePeer:
             raise os_error(errno.EPIPE)
         for piece in sock.chunking.split(chunks):
             sock._chunks.append(piece)
-            sock.transcript.inbound(piece)
+            sock._log.append((LOG_IN, piece))
 
     def send(self, data: bytes) -> None:
         """Send ``data`` to the socket (split by its chunking).
@@ -457,7 +480,7 @@ class FakePeer:
         sock = self._sock
         if sock._end is None:
             sock._end = "eof"
-            sock.transcript.event("client closed its sending side (EOF)")
+            sock._log.append((LOG_EVENT, "client closed its sending side (EOF)"))
 
     def reset(self) -> None:
         """Abort the connection (TCP RST).
@@ -472,11 +495,11 @@ class FakePeer:
         if sock._end != "reset" and not sock._dead:
             sock._end = "reset"
             sock._reset_pending = True
-            sock.transcript.event("client reset the connection")
+            sock._log.append((LOG_EVENT, "client reset the connection"))
 
     def go_quiet(self) -> None:
         """Send nothing more without closing: the socket's reads time out (or would block)."""
-        self._sock.transcript.event("client went quiet")
+        self._sock._log.append((LOG_EVENT, "client went quiet"))
 
     def stop_reading(self, after: int = 0) -> None:
         """Stop reading after ``after`` more bytes: then the socket's sends block.
@@ -487,7 +510,7 @@ class FakePeer:
         if after < 0:
             raise ValueError(f"after must be at least 0, not {after!r}")
         self._sock._window = after
-        self._sock.transcript.event(f"client stopped reading (after {after} more bytes)")
+        self._sock._log.append((LOG_EVENT, f"client stopped reading (after {after} more bytes)"))
 
     def resume_reading(self) -> None:
         """Read everything again after :meth:`stop_reading`."""

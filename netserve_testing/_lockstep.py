@@ -40,6 +40,7 @@ class ScriptPlayer:
 
     def __init__(self, script: Script, sock: FakeStreamSocket) -> None:
         self._steps = script.steps
+        self._count = len(self._steps)
         self._sock = sock
         self._index = 0
         self._consumed = 0  # bytes of sock.sent already matched by expectations
@@ -63,7 +64,7 @@ class ScriptPlayer:
     @property
     def done(self) -> bool:
         """Whether every step was performed or matched."""
-        return self._index >= len(self._steps)
+        return self._index >= self._count
 
     def _pending(self) -> bytes:
         return bytes(self._sock._out[self._consumed :])
@@ -94,7 +95,7 @@ class ScriptPlayer:
         """The handler wrote: check the expectations in front, as far as the bytes decide."""
         if self.failure is not None:
             raise self.failure
-        while not self.done:
+        while self._index < self._count:
             step = self._steps[self._index]
             if not isinstance(step, Expectation) or not self._check(step, eof=False):
                 return
@@ -105,7 +106,7 @@ class ScriptPlayer:
             raise self.failure
         sock = self._sock
         sends: List[bytes] = []
-        while not self.done:
+        while self._index < self._count:
             step = self._steps[self._index]
             if isinstance(step, Send):
                 sends.append(step.data)
@@ -154,7 +155,7 @@ class ScriptPlayer:
         if self.failure is not None:
             raise self.failure
         sock = self._sock
-        while not self.done:
+        while self._index < self._count:
             step = self._steps[self._index]
             if isinstance(step, Expectation):
                 if not self._check(step, eof=sock.write_shut):

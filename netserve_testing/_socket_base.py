@@ -7,7 +7,7 @@ import itertools
 import os
 import socket
 import struct
-from typing import Any, Dict, NoReturn, Optional, Tuple, Union
+from typing import Any, Dict, List, NoReturn, Optional, Tuple, Union
 
 from ._errors import HandlerWouldBlock
 from ._transcript import Transcript
@@ -23,6 +23,52 @@ _descriptors = itertools.count(1_000_000)
 # How many reads in a row may return nothing (EOF or a timeout, with nothing sent
 # in between) before the fake stops a handler that would spin forever.
 IDLE_READ_LIMIT = 1000
+
+
+_FAMILIES = frozenset(
+    int(family)
+    for family in (socket.AF_INET, socket.AF_INET6, getattr(socket, "AF_UNIX", None))
+    if family is not None
+)
+
+# Kinds of the entries a fake logs cheaply and turns into Transcript lines on demand.
+LOG_IN, LOG_OUT, LOG_EVENT, LOG_CONNECTION = 0, 1, 2, 3
+
+
+def _connection_text(value: Tuple[Any, Any]) -> str:
+    # Formatted only when the transcript is read: a run should not pay for it.
+    client_address, handler_class = value
+    name = getattr(handler_class, "__qualname__", None) or repr(handler_class)
+    return f"connection from {client_address!r} to {name}"
+
+
+# Plain ints: IntFlag arithmetic on socket.MSG_* costs more than the rest of a recv().
+MSG_PEEK = int(socket.MSG_PEEK)
+MSG_DONTWAIT = int(socket.MSG_DONTWAIT)
+MSG_WAITALL = int(socket.MSG_WAITALL)
+MSG_NOSIGNAL = int(getattr(socket, "MSG_NOSIGNAL", 0))
+
+
+class _WriteThrough:
+    # The log of a fake given a transcript by the caller: entries go to it at once,
+    # since the caller may read that transcript without going through the fake.
+    def __init__(self, transcript: Transcript) -> None:
+        self._transcript = transcript
+
+    def append(self, entry: Tuple[int, Any]) -> None:
+        kind, value = entry
+        if kind == LOG_IN:
+            self._transcript.inbound(value)
+        elif kind == LOG_OUT:
+            self._transcript.outbound(value)
+        else:
+            self._transcript.event(_connection_text(value) if kind == LOG_CONNECTION else value)
+
+    def insert(self, index: int, entry: Tuple[int, Any]) -> None:
+        self.append(entry)
+
+    def __len__(self) -> int:
+        return 0
 
 
 def os_error(code: int) -> OSError:
@@ -57,7 +103,9 @@ class FakeSocketBase:
         sockname: Address,
         transcript: Optional[Transcript],
     ) -> None:
-        self._family = socket.AddressFamily(family)
+        if family not in _FAMILIES:
+            default_address(family, local=True)  # raises the error naming the family
+        self._family = int(family)
         self._proto = proto
         self._sockname = sockname
         self._timeout: Optional[float] = None
@@ -65,16 +113,35 @@ class FakeSocketBase:
         self._fd = next(_descriptors)
         self._closed = False  # close() was called (the descriptor may live on in makefile())
         self._io_refs = 0
-        self.transcript: Transcript = transcript if transcript is not None else Transcript()
-        """The record of everything the peer and the code under test exchanged."""
+        self._transcript = transcript
+        # Entries not yet in the transcript: appending a tuple is what keeps a run cheap.
+        self._log: Any = [] if transcript is None else _WriteThrough(transcript)
         self.timeouts = 0
         """How many reads timed out on the fake clock."""
+
+    @property
+    def transcript(self) -> Transcript:
+        """The record of everything the peer and the code under test exchanged."""
+        if self._transcript is None:
+            self._transcript = Transcript()
+        if self._log:
+            log: List[Tuple[int, Any]] = self._log
+            self._log = []
+            transcript = self._transcript
+            for kind, value in log:
+                if kind == LOG_IN:
+                    transcript.inbound(value)
+                elif kind == LOG_OUT:
+                    transcript.outbound(value)
+                else:
+                    transcript.event(_connection_text(value) if kind == LOG_CONNECTION else value)
+        return self._transcript
 
     # -- identity -----------------------------------------------------------------------
     @property
     def family(self) -> socket.AddressFamily:
         """The address family, e.g. ``socket.AF_INET`` (as on a real socket)."""
-        return self._family
+        return socket.AddressFamily(self._family)
 
     @property
     def type(self) -> socket.SocketKind:
@@ -154,7 +221,9 @@ class FakeSocketBase:
             raise os_error(errno.EAGAIN)
         if timeout is not None:
             self.timeouts += 1
-            self.transcript.event(f"{call} timed out after {timeout:g} s (fake clock, {reason})")
+            self._log.append(
+                (LOG_EVENT, f"{call} timed out after {timeout:g} s (fake clock, {reason})")
+            )
             raise socket.timeout("timed out")
         raise HandlerWouldBlock(
             f"handler would block forever: {call} with no timeout set ({reason})\n\n"
