@@ -15,7 +15,7 @@ import selectors
 import socket
 import threading
 import time
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Optional, Tuple, TypeVar
 
 from ._address import check_server_address, describe_bind_error
 from ._errors import ShutdownDeadlockError
@@ -27,6 +27,8 @@ logger = logging.getLogger("netserve")
 #: What a server calls to handle one request: any ``(request, client_address, server)``
 #: callable, so handler classes written for the stdlib's ``socketserver`` work too.
 HandlerFactory = Callable[[Any, Any, Any], Any]
+
+_ServerT = TypeVar("_ServerT", bound="BaseServer")
 
 # poll() scales better than select() and has no FD_SETSIZE limit.
 _Selector: Callable[[], selectors.BaseSelector] = getattr(
@@ -296,7 +298,7 @@ class BaseServer:
     def server_close(self) -> None:
         """Clean up the server; does nothing in ``BaseServer``."""
 
-    def __enter__(self) -> BaseServer:
+    def __enter__(self: _ServerT) -> _ServerT:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

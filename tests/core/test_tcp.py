@@ -75,8 +75,8 @@ def test_TCPServer_request_queue_size_is_the_listen_backlog() -> None:
 
     with Server(("127.0.0.1", 0), EchoUpperHandler) as server:
         assert listen_backlog(server.socket) == 3
-    with netserve.TCPServer(("127.0.0.1", 0), EchoUpperHandler) as server:
-        assert listen_backlog(server.socket) == 5
+    with netserve.TCPServer(("127.0.0.1", 0), EchoUpperHandler) as default:
+        assert listen_backlog(default.socket) == 5
 
 
 def test_TCPServer_allow_reuse_address_sets_SO_REUSEADDR() -> None:
@@ -85,8 +85,8 @@ def test_TCPServer_allow_reuse_address_sets_SO_REUSEADDR() -> None:
 
     with Server(("127.0.0.1", 0), EchoUpperHandler) as server:
         assert server.socket.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR) != 0
-    with netserve.TCPServer(("127.0.0.1", 0), EchoUpperHandler) as server:
-        assert server.socket.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR) == 0
+    with netserve.TCPServer(("127.0.0.1", 0), EchoUpperHandler) as default:
+        assert default.socket.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR) == 0
 
 
 @pytest.mark.skipif(not hasattr(socket, "SO_REUSEPORT"), reason="no SO_REUSEPORT")
