@@ -189,7 +189,7 @@ def test_plugin_netserve_kinds_option_narrows_every_test(pytester: pytest.Pytest
 def test_plugin_netserve_kinds_ini_key(pytester: pytest.Pytester):
     pytester.makepyfile(test_kinds=KIND_TESTS)
     pytester.makeini("[pytest]\nnetserve_kinds = udp-sync\n")
-    result = pytester.runpytest_subprocess("-v", "-p", "no:cacheprovider")
+    result = pytester.runpytest_inprocess("-v", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2, skipped=1)
     result.stdout.fnmatch_lines_random(
         ["*test_any?udp-sync? PASSED*", "*test_datagram?udp-sync? PASSED*"]
@@ -209,9 +209,10 @@ def test_plugin_netserve_kinds_ini_key(pytester: pytest.Pytester):
             "*--netserve-kinds: expected server kind selectors: 'tcp udp' selects no server kind*",
         ),
     ],
+    ids=["unknown", "selects-nothing"],
 )
 def test_plugin_bad_netserve_kinds_is_a_usage_error(pytester: pytest.Pytester, value, message):
     pytester.makepyfile("def test_nothing():\n    assert True\n")
-    result = pytester.runpytest_subprocess(f"--netserve-kinds={value}", "-p", "no:cacheprovider")
+    result = pytester.runpytest_inprocess(f"--netserve-kinds={value}", "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
