@@ -15,6 +15,7 @@ import socket
 import struct
 import sys
 import time
+import weakref
 from typing import Any, Optional, Tuple, TypeVar, Union
 
 from ._errors import ExpectationFailed
@@ -54,6 +55,21 @@ def _unix_path(address: Address) -> Union[str, bytes]:
     return address if isinstance(address, (str, bytes)) else os.fspath(address)  # type: ignore[arg-type]
 
 
+# A forked child (a ForkingMixIn server's, say) inherits the test process's client
+# sockets. If it kept its copies open, closing a client in the test would never reach
+# the server as EOF or a reset. So every os.fork() closes the child's copies.
+_live_clients: weakref.WeakSet[_Client] = weakref.WeakSet()
+
+
+def _close_inherited_clients() -> None:
+    for client in list(_live_clients):
+        client.sock.close()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_close_inherited_clients)
+
+
 class _Client:
     # A connected or addressed socket plus a transcript; the subclasses add the verbs.
 
@@ -66,6 +82,7 @@ class _Client:
             raise ValueError(f"client timeout must be > 0 seconds, not {timeout!r}")
         self.transcript = Transcript([f"client of {address!r} (timeout {self.timeout:g} s)"])
         self._closed = False
+        _live_clients.add(self)
 
     def _fail(self, message: str) -> ExpectationFailed:
         return ExpectationFailed(message, self.transcript)

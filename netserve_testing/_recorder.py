@@ -122,9 +122,11 @@ class Recorder:
         return errors
 
     def close(self) -> None:
+        # Records stay readable after close: the last ones are drained first.
         if self.channel is not None:
             self.drain()
-            for end in self.channel:
+            channel, self.channel = self.channel, None
+            for end in channel:
                 end.close()
 
 

@@ -206,3 +206,23 @@ def test_plugin_tears_down_a_test_that_failed(pytester: pytest.Pytester):
     )
     out: List[str] = result.stdout.lines
     assert not any("leak:" in line for line in out), out
+
+
+class _UpperUntilEOF(socketserver.StreamRequestHandler):
+    def handle(self) -> None:
+        for line in self.rfile:
+            self.wfile.write(line.upper())
+
+
+@pytest.mark.parametrize("backend", ["netserve", "socketserver"])
+@pytest.mark.parametrize("kind", ["tcp-forking", "unix_stream-forking"])
+def test_ServerFactory_close_ends_a_forked_handler_reading_until_EOF(kind, backend):
+    # The forked child inherits the test's client socket; unless the child's copy is
+    # closed at fork, disconnecting the client never reaches the handler as EOF and
+    # teardown reports a stuck child.
+    factory = ServerFactory(teardown_timeout=5, backend=backend)
+    server = factory.serve(_UpperUntilEOF, kind)
+    server.connect().send_line("hi").expect_line("HI")
+    errors, leaks = factory.close()
+    assert (errors, leaks) == ([], [])
+    assert [record.error for record in server.requests] == [None]
