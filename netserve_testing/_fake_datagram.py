@@ -82,10 +82,10 @@ class FakeDatagramSocket(FakeSocketBase):
         transcript: Optional[Transcript] = None,
     ) -> None:
         super().__init__(
-            family=family,
-            proto=proto,
-            sockname=sockname if sockname is not None else default_address(family, local=True),
-            transcript=transcript,
+            family,
+            proto,
+            sockname if sockname is not None else default_address(family, local=True),
+            transcript,
         )
         self._inbound: Deque[Tuple[bytes, Address]] = deque()
         self.sent: List[Tuple[bytes, Address]] = []

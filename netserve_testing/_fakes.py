@@ -5,22 +5,24 @@ from __future__ import annotations
 import errno
 import io
 import socket
+import weakref
 from collections import deque
 from typing import (
     IO,
-    TYPE_CHECKING,
     Any,
-    Callable,
     Deque,
+    Dict,
     Iterable,
     List,
     Optional,
     Sequence,
+    Tuple,
     Union,
 )
 
 from ._chunks import _EXACT, Chunking, ChunkingLike
 from ._errors import HandlerWouldBlock
+from ._lockstep import ScriptPlayer
 from ._script import Script
 from ._socket_base import (
     IDLE_READ_LIMIT,
@@ -38,15 +40,40 @@ from ._socket_base import (
 )
 from ._transcript import Transcript
 
-if TYPE_CHECKING:
-    from ._lockstep import ScriptPlayer
-
 __all__ = ["FakePeer", "FakeStreamSocket"]
 
 _THEN = ("quiet", "eof", "reset")
 _RECV_FLAGS = MSG_PEEK | MSG_DONTWAIT | MSG_WAITALL
 _SEND_FLAGS = MSG_DONTWAIT | MSG_NOSIGNAL
-_SHUT_NAMES = {socket.SHUT_RD: "SHUT_RD", socket.SHUT_WR: "SHUT_WR", socket.SHUT_RDWR: "SHUT_RDWR"}
+# Plain ints, as for the MSG_* flags: comparing with the IntEnum members costs more.
+_SHUT_RD, _SHUT_WR, _SHUT_RDWR = int(socket.SHUT_RD), int(socket.SHUT_WR), int(socket.SHUT_RDWR)
+_SHUT_NAMES = {_SHUT_RD: "SHUT_RD", _SHUT_WR: "SHUT_WR", _SHUT_RDWR: "SHUT_RDWR"}
+_SHUT_WR_EVENTS = {
+    how: f"handler shut down its sending side ({_SHUT_NAMES[how]})"
+    for how in (_SHUT_WR, _SHUT_RDWR)
+}
+_EBADF = errno.EBADF
+
+# makefile() mode -> (reading, writing, binary, raw mode), filled as modes are met.
+_MAKEFILE_MODES: Dict[str, Tuple[bool, bool, bool, str]] = {}
+
+
+def _makefile_mode(mode: str) -> Tuple[bool, bool, bool, str]:
+    parsed = _MAKEFILE_MODES.get(mode) if isinstance(mode, str) else None
+    if parsed is None:
+        if not set(mode) <= {"r", "w", "b"}:
+            raise ValueError(f"invalid mode {mode!r} (only r, w, b allowed)")
+        writing = "w" in mode
+        reading = "r" in mode or not writing
+        parsed = (
+            reading,
+            writing,
+            "b" in mode,
+            ("r" if reading else "") + ("w" if writing else ""),
+        )
+        if isinstance(mode, str) and len(mode) <= 3:
+            _MAKEFILE_MODES[mode] = parsed
+    return parsed
 
 
 def _as_bytes(data: Any) -> bytes:
@@ -125,38 +152,29 @@ class FakeStreamSocket(FakeSocketBase):
             raise ValueError(f"then must be one of {_THEN}, not {then!r}")
         if max_send is not None and max_send < 1:
             raise ValueError(f"max_send must be at least 1, not {max_send!r}")
-        super().__init__(
-            family=family,
-            proto=proto,
-            sockname=sockname if sockname is not None else default_address(family, local=True),
-            transcript=transcript,
+        FakeSocketBase.__init__(
+            self,
+            family,
+            proto,
+            sockname if sockname is not None else default_address(family, local=True),
+            transcript,
         )
         self._peername = peername if peername is not None else default_address(family, local=False)
-        self.chunking = _EXACT if chunking is None and seed is None else Chunking.of(chunking, seed)
-        """The :class:`~netserve_testing.Chunking` applied to what the peer sends."""
-        if self.chunking is not _EXACT and self.chunking.mode != "exact":
-            self.transcript.add_header(f"chunking: {self.chunking.describe()}")
-        self._max_send = max_send
+        if chunking is not None or seed is not None:
+            self.chunking = Chunking.of(chunking, seed)
+            if self.chunking.mode != "exact":
+                self._header = f"chunking: {self.chunking.describe()}"
+                if transcript is not None:
+                    transcript.add_header(self._header)
         # Inbound: chunks not yet read; then the peer's end: None (open), "eof" or "reset".
         self._chunks: Deque[bytes] = deque()
-        self._end: Optional[str] = None
-        self._reset_pending = False  # ECONNRESET not yet reported to a read or a write
-        self._dead = False  # after a reset was reported: reads give b"", writes EPIPE
-        self._shut_rd = False
-        self._shut_wr = False
-        self._idle_reads = 0
         # Outbound: everything accepted by send()/sendall(), per call too.
         self._out = bytearray()
         self._sends: List[bytes] = []
-        self._window: Optional[int] = None  # bytes the peer still reads; None = all
         self.shutdowns: List[int] = []
         """The ``how`` of every ``shutdown()`` call, in order."""
-        self._pull: Optional[Callable[[bool], None]] = None
-        self._on_output: Optional[Callable[[], None]] = None
-        self.player: Optional[ScriptPlayer] = None
-        """The lockstep player when ``inbound`` is a script, else ``None``."""
-        self.peer = FakePeer(self)
-        """The other end of the connection, driven by the test: a :class:`FakePeer`."""
+        if max_send is not None:
+            self._max_send = max_send
         if inbound is None:
             pass
         elif isinstance(inbound, bytes) and self.chunking is _EXACT:
@@ -164,24 +182,77 @@ class FakeStreamSocket(FakeSocketBase):
                 self._chunks.append(inbound)
                 self._log.append((LOG_IN, inbound))
         elif isinstance(inbound, (bytes, bytearray, memoryview)):
-            self.peer._feed([bytes(inbound)])
+            self._deliver([bytes(inbound)])
         elif isinstance(inbound, Script):
-            from ._lockstep import ScriptPlayer
-
-            self.player = ScriptPlayer(inbound, self)
-            self._pull = self.player.pull
-            self._on_output = self.player.on_output
+            self.player = ScriptPlayer(inbound)
             return
         else:
             chunks = list(inbound)
             for chunk in chunks:
                 if not isinstance(chunk, (bytes, bytearray, memoryview)):
                     raise TypeError(f"inbound chunks must be bytes, not {chunk!r}")
-            self.peer._feed([bytes(chunk) for chunk in chunks])
+            self._deliver([bytes(chunk) for chunk in chunks])
         if then == "eof":
-            self.peer.close()
+            self._peer_close()
         elif then == "reset":
-            self.peer.reset()
+            self._peer_reset()
+
+    chunking: Chunking = _EXACT
+    """The :class:`~netserve_testing.Chunking` applied to what the peer sends."""
+
+    # State every connection starts with, as class defaults (see FakeSocketBase).
+    _max_send: Optional[int] = None
+    _end: Optional[str] = None  # the peer's end: None (open), "eof" or "reset"
+    _reset_pending = False  # ECONNRESET not yet reported to a read or a write
+    _dead = False  # after a reset was reported: reads give b"", writes EPIPE
+    _shut_rd = False
+    _shut_wr = False
+    _idle_reads = 0
+    _window: Optional[int] = None  # bytes the peer still reads; None = all
+    _peer_read = 0  # how much of the output the peer has read with FakePeer.recv()
+    # The peer object, held weakly: a strong reference both ways would make every
+    # socket garbage that only the cycle collector can free (it then runs every few runs).
+    _peer_ref: Optional[weakref.ref[FakePeer]] = None
+    player: Optional[ScriptPlayer] = None
+    """The lockstep player when ``inbound`` is a script, else ``None``."""
+
+    @property
+    def peer(self) -> FakePeer:
+        """The other end of the connection, driven by the test: a :class:`FakePeer`.
+
+        The same object is returned for as long as the test holds on to it.
+        """
+        peer = self._peer_ref() if self._peer_ref is not None else None
+        if peer is None:
+            peer = FakePeer(self)
+            self._peer_ref = weakref.ref(peer)
+        return peer
+
+    # -- the peer's actions (FakePeer and the script player call these) ---------------
+    def _deliver(self, chunks: Sequence[bytes]) -> None:
+        # Queue consecutive sends, split by the chunking; one transcript line a piece.
+        if self._end is not None:
+            raise os_error(errno.EPIPE)
+        append = self._chunks.append
+        log = self._log.append
+        for piece in chunks if self.chunking is _EXACT else self.chunking.split(chunks):
+            if piece:
+                append(piece)
+                log((LOG_IN, piece))
+
+    def _peer_close(self) -> None:
+        if self._end is None:
+            self._end = "eof"
+            self._log.append((LOG_EVENT, "client closed its sending side (EOF)"))
+
+    def _peer_reset(self) -> None:
+        if self._end != "reset" and not self._dead:
+            self._end = "reset"
+            self._reset_pending = True
+            self._log.append((LOG_EVENT, "client reset the connection"))
+
+    def _peer_go_quiet(self) -> None:
+        self._log.append((LOG_EVENT, "client went quiet"))
 
     # -- what the test inspects --------------------------------------------------------
     @property
@@ -210,7 +281,8 @@ class FakeStreamSocket(FakeSocketBase):
 
         Supports ``MSG_PEEK``, ``MSG_DONTWAIT`` and ``MSG_WAITALL``.
         """
-        self._check_open()
+        if self._fd < 0:
+            raise os_error(_EBADF)
         if not isinstance(bufsize, int):
             raise TypeError(
                 f"'{type(bufsize).__name__}' object cannot be interpreted as an integer"
@@ -221,23 +293,39 @@ class FakeStreamSocket(FakeSocketBase):
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
         """Read into ``buffer`` (up to ``nbytes``, or its size); return the count."""
-        self._check_open()
+        if self._fd < 0:
+            raise os_error(_EBADF)
         if nbytes < 0:
             raise ValueError("negative buffersize in recv_into")
+        if (
+            buffer.__class__ is memoryview
+            and not nbytes
+            and buffer.ndim == 1
+            and buffer.format == "B"
+            and not buffer.readonly
+        ):
+            # What SocketIO.readinto() passes (a buffered file reading): fill it directly.
+            data = self._read(buffer.nbytes, flags, "recv_into")
+            count = len(data)
+            buffer[:count] = data
+            return count
         with memoryview(buffer) as view:
             if view.readonly:
                 name = type(buffer).__name__
                 raise TypeError(f"recv_into() argument must be read-write bytes-like, not {name}")
-            size = nbytes or view.nbytes
-            if size > view.nbytes:
-                raise ValueError("buffer too small for requested bytes")
+            size = view.nbytes
+            if nbytes:
+                if nbytes > size:
+                    raise ValueError("buffer too small for requested bytes")
+                size = nbytes
             data = self._read(size, flags, "recv_into")
-            if view.format == "B" and view.ndim == 1:
-                view[: len(data)] = data
+            count = len(data)
+            if view.ndim == 1 and view.format == "B":
+                view[:count] = data
             else:
                 with view.cast("B") as target:
-                    target[: len(data)] = data
-        return len(data)
+                    target[:count] = data
+        return count
 
     def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, None]:
         """Read as :meth:`recv`; a connected stream socket reports the address ``None``."""
@@ -245,6 +333,17 @@ class FakeStreamSocket(FakeSocketBase):
 
     def _read(self, size: int, flags: int, name: str) -> bytes:
         # ``name`` is formatted into "recv(1024)" only on the rare paths that report it.
+        chunks = self._chunks
+        if chunks and not flags and size and not self._shut_rd:
+            # The common case: no flags, data queued. The loop below does the same.
+            head = chunks[0]
+            if len(head) <= size:
+                chunks.popleft()
+            else:
+                chunks[0] = head[size:]
+                head = head[:size]
+            self._idle_reads = 0
+            return head
         if flags & ~_RECV_FLAGS:
             self._unmodelled(f"recv flags {flags:#x}")
         if size == 0 or self._shut_rd:
@@ -275,8 +374,8 @@ class FakeStreamSocket(FakeSocketBase):
             if self._end is not None or self._dead:
                 self._count_idle_read(name, size, "it read EOF")
                 return b""
-            if self._pull is not None:
-                self._pull(timeout is not None)
+            if self.player is not None:
+                self.player.pull(self, timeout is not None)
                 if self._chunks or self._end is not None:
                     continue
             if result:
@@ -294,8 +393,9 @@ class FakeStreamSocket(FakeSocketBase):
             )
 
     # -- writing ----------------------------------------------------------------------
-    def _check_writable(self, call: str, flags: int) -> None:
-        self._check_open()
+    def _check_writable(self, flags: int) -> None:
+        if self._fd < 0:
+            raise os_error(_EBADF)
         if flags & ~_SEND_FLAGS:
             self._unmodelled(f"send flags {flags:#x}")
         if self._reset_pending and not self._chunks:
@@ -306,7 +406,7 @@ class FakeStreamSocket(FakeSocketBase):
         if self._shut_wr or self._dead:
             raise os_error(errno.EPIPE)
 
-    def _accept(self, data: bytes, call: str, flags: int) -> int:
+    def _accept(self, data: bytes, call: str, total: int, flags: int) -> int:
         # Take what the peer's window and max_send allow; block (fake clock) when nothing fits.
         size = len(data)
         if self._max_send is not None:
@@ -314,7 +414,9 @@ class FakeStreamSocket(FakeSocketBase):
         if self._window is not None:
             if self._window == 0 and data:
                 timeout = 0.0 if flags & MSG_DONTWAIT else self._timeout
-                self._would_block(call, "the client stopped reading", timeout=timeout)
+                self._would_block(
+                    f"{call} of {total} bytes", "the client stopped reading", timeout=timeout
+                )
             size = min(size, self._window)
             self._window -= size
         return size
@@ -324,29 +426,44 @@ class FakeStreamSocket(FakeSocketBase):
         self._sends.append(data)
         self._idle_reads = 0
         self._log.append((LOG_OUT, data))
-        if self._on_output is not None:
-            self._on_output()
+        if self.player is not None:
+            self.player.on_output(self)
 
     def send(self, data: Any, flags: int = 0) -> int:
         """Send some of ``data``; return how many bytes were accepted."""
-        payload = _as_bytes(data)
-        self._check_writable("send()", flags)
-        size = self._accept(payload, f"send() of {len(payload)} bytes", flags)
+        payload = data if data.__class__ is bytes else _as_bytes(data)
+        self._check_writable(flags)
+        size = self._accept(payload, "send()", len(payload), flags)
         if size:
-            self._record(payload[:size])
+            self._record(payload if size == len(payload) else payload[:size])
         return size
 
     def sendall(self, data: Any, flags: int = 0) -> None:
         """Send all of ``data`` (recorded as one call in :attr:`sends`)."""
-        payload = _as_bytes(data)
-        self._check_writable("sendall()", flags)
+        payload = data if data.__class__ is bytes else _as_bytes(data)
+        if (
+            self._fd >= 0
+            and not flags
+            and not self._reset_pending
+            and not self._shut_wr
+            and not self._dead
+            and self._max_send is None
+            and self._window is None
+        ):
+            # The common case: writable, and everything fits at once. The same checks
+            # as _check_writable() and _accept(), in one go.
+            if payload:
+                self._record(payload)
+            return
+        self._check_writable(flags)
         done = 0
+        total = len(payload)
         try:
-            while done < len(payload):
-                done += self._accept(payload[done:], f"sendall() of {len(payload)} bytes", flags)
+            while done < total:
+                done += self._accept(payload[done:], "sendall()", total, flags)
         finally:
             if done:
-                self._record(payload[:done])
+                self._record(payload if done == total else payload[:done])
 
     def sendfile(self, file: IO[bytes], offset: int = 0, count: Optional[int] = None) -> int:
         """Send ``file`` from ``offset`` (``count`` bytes, or to its end) with :meth:`sendall`."""
@@ -373,12 +490,7 @@ class FakeStreamSocket(FakeSocketBase):
         ``makefile('rb', 0)``, buffered reads, timeouts ("cannot read from timed
         out object") and reference-counted closing behave as on a real socket.
         """
-        if not set(mode) <= {"r", "w", "b"}:
-            raise ValueError(f"invalid mode {mode!r} (only r, w, b allowed)")
-        writing = "w" in mode
-        reading = "r" in mode or not writing
-        binary = "b" in mode
-        rawmode = ("r" if reading else "") + ("w" if writing else "")
+        reading, writing, binary, rawmode = _makefile_mode(mode)
         raw = socket.SocketIO(self, rawmode)  # type: ignore[arg-type]
         self._io_refs += 1
         if buffering is None or buffering < 0:
@@ -412,24 +524,23 @@ class FakeStreamSocket(FakeSocketBase):
 
     def shutdown(self, how: int) -> None:
         """Shut down reading (``SHUT_RD``), writing (``SHUT_WR``: the peer reads EOF) or both."""
-        self._check_open()
+        if self._fd < 0:
+            raise os_error(_EBADF)
         if how not in _SHUT_NAMES:
             raise os_error(errno.EINVAL)
         if self._dead:
             raise os_error(errno.ENOTCONN)
         self.shutdowns.append(how)
-        if how in (socket.SHUT_RD, socket.SHUT_RDWR):
+        if how != _SHUT_WR:
             self._shut_rd = True
-        if how in (socket.SHUT_WR, socket.SHUT_RDWR) and not self._shut_wr:
+        if how != _SHUT_RD and not self._shut_wr:
             self._shut_wr = True
-            self._log.append(
-                (LOG_EVENT, f"handler shut down its sending side ({_SHUT_NAMES[how]})")
-            )
+            self._log.append((LOG_EVENT, _SHUT_WR_EVENTS[how]))
 
     def _real_close(self) -> None:
         if self._fd >= 0:
             self._log.append((LOG_EVENT, "handler's socket closed"))
-        super()._real_close()
+            self._fd = -1
 
     def __repr__(self) -> str:
         text = super().__repr__()[:-1]
@@ -455,17 +566,9 @@ class FakePeer:
     """
 
     def __init__(self, sock: FakeStreamSocket) -> None:
+        # The peer keeps no state of its own: it lives in the socket, which holds its
+        # peer only weakly (see FakeStreamSocket.peer).
         self._sock = sock
-        self._read_pos = 0
-
-    def _feed(self, chunks: Sequence[bytes]) -> None:
-        # Queue consecutive sends, split by the socket's chunking; one transcript line a piece.
-        sock = self._sock
-        if sock._end is not None:
-            raise os_error(errno.EPIPE)
-        for piece in sock.chunking.split(chunks):
-            sock._chunks.append(piece)
-            sock._log.append((LOG_IN, piece))
 
     def send(self, data: bytes) -> None:
         """Send ``data`` to the socket (split by its chunking).
@@ -473,14 +576,11 @@ class FakePeer:
         Raises:
             BrokenPipeError: The peer already closed or reset.
         """
-        self._feed([_as_bytes(data)])
+        self._sock._deliver([_as_bytes(data)])
 
     def close(self) -> None:
         """Shut down the peer's sending side: after the queued data, reads return ``b""``."""
-        sock = self._sock
-        if sock._end is None:
-            sock._end = "eof"
-            sock._log.append((LOG_EVENT, "client closed its sending side (EOF)"))
+        self._sock._peer_close()
 
     def reset(self) -> None:
         """Abort the connection (TCP RST).
@@ -491,15 +591,11 @@ class FakePeer:
         ``BrokenPipeError`` (as on Linux). The reset comes in order, after
         the data sent before it, so conversations stay deterministic.
         """
-        sock = self._sock
-        if sock._end != "reset" and not sock._dead:
-            sock._end = "reset"
-            sock._reset_pending = True
-            sock._log.append((LOG_EVENT, "client reset the connection"))
+        self._sock._peer_reset()
 
     def go_quiet(self) -> None:
         """Send nothing more without closing: the socket's reads time out (or would block)."""
-        self._sock._log.append((LOG_EVENT, "client went quiet"))
+        self._sock._peer_go_quiet()
 
     def stop_reading(self, after: int = 0) -> None:
         """Stop reading after ``after`` more bytes: then the socket's sends block.
@@ -522,10 +618,11 @@ class FakePeer:
         Raises:
             BlockingIOError: Nothing to read yet and the socket's side is still open.
         """
-        data = self._sock._out[self._read_pos : self._read_pos + bufsize]
-        if not data and bufsize and not self._sock.write_shut:
+        sock = self._sock
+        data = sock._out[sock._peer_read : sock._peer_read + bufsize]
+        if not data and bufsize and not sock.write_shut:
             raise os_error(errno.EAGAIN)
-        self._read_pos += len(data)
+        sock._peer_read += len(data)
         return bytes(data)
 
     @property

@@ -217,7 +217,7 @@ def run_handler(
         _attach_transcript(error, sock.transcript)
         raise error
     if player is not None:
-        player.finish()
+        player.finish(sock)
     return HandlerRun(
         handler=handler,
         socket=sock,

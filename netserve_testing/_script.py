@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, List, Optional, Protocol, Tuple, Union
 
+from ._errors import NetserveTestingError
+
 __all__ = [
     "Close",
     "Expect",
@@ -66,6 +68,9 @@ class Mismatch:
 
 
 Outcome = Optional[Union[Matched, Mismatch]]
+
+# What ExpectClosed returns: one instance, as outcomes are immutable.
+_MATCHED_EOF = Matched(0)
 
 
 def _split_line(buffer: bytes) -> Optional[Tuple[bytes, int]]:
@@ -165,6 +170,11 @@ class Expect(Expectation):
     """The handler sends exactly ``data`` next."""
 
     data: bytes
+    # The outcome of a match: immutable, so one instance serves every run of the step.
+    _matched: Matched = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_matched", Matched(len(self.data), self.data))
 
     def apply(self, client: ScriptClient) -> Any:
         return client.expect(self.data)
@@ -175,7 +185,7 @@ class Expect(Expectation):
     def match(self, buffer: bytes, eof: bool) -> Outcome:
         size = len(self.data)
         if buffer[:size] == self.data:
-            return Matched(size, self.data)
+            return self._matched
         if self.data.startswith(buffer) and not eof:
             return None
         return Mismatch(repr(self.data), _received(buffer[:size], eof and len(buffer) <= size))
@@ -187,6 +197,21 @@ class ExpectLine(Expectation):
 
     text: str
     encoding: str = "utf-8"
+    _wanted: bytes = field(init=False, repr=False, compare=False)
+    # The line with each ending, when a plain prefix test decides a match (the text holds
+    # no b"\n" and does not end in b"\r"), and the outcome for each (see Expect).
+    _lines: Optional[Tuple[bytes, bytes]] = field(init=False, repr=False, compare=False)
+    _matched: Tuple[Matched, Matched] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        wanted = self.text.encode(self.encoding)
+        plain = b"\n" not in wanted and not wanted.endswith(b"\r")
+        size = len(wanted)
+        object.__setattr__(self, "_wanted", wanted)
+        object.__setattr__(self, "_lines", (wanted + b"\n", wanted + b"\r\n") if plain else None)
+        object.__setattr__(
+            self, "_matched", (Matched(size + 1, self.text), Matched(size + 2, self.text))
+        )
 
     def apply(self, client: ScriptClient) -> Any:
         return client.expect_line(self.text)
@@ -195,7 +220,13 @@ class ExpectLine(Expectation):
         return f"expect line {self.text!r}"
 
     def match(self, buffer: bytes, eof: bool) -> Outcome:
-        wanted = self.text.encode(self.encoding)
+        lines = self._lines
+        if lines is not None:  # the common case, decided without splitting the line
+            if buffer.startswith(lines[0]):
+                return self._matched[0]
+            if buffer.startswith(lines[1]):
+                return self._matched[1]
+        wanted = self._wanted
         split = _split_line(buffer)
         if split is None:
             if eof or not wanted.startswith(buffer.rstrip(b"\r")):
@@ -203,7 +234,7 @@ class ExpectLine(Expectation):
             return None
         line, consumed = split
         if line == wanted:
-            return Matched(consumed, self.text)
+            return self._matched[consumed - len(wanted) - 1]
         return Mismatch(repr(wanted + b"\n"), repr(buffer[:consumed]))
 
 
@@ -265,7 +296,11 @@ class ExpectClosed(Expectation):
     def match(self, buffer: bytes, eof: bool) -> Outcome:
         if buffer:
             return Mismatch("EOF", _received(buffer, eof))
-        return Matched(0) if eof else None
+        return _MATCHED_EOF if eof else None
+
+
+# Step kinds in a compiled script: what a player branches on, without isinstance chains.
+SEND, CLOSE, RESET, QUIET, EXPECT = range(5)
 
 
 class Script:
@@ -283,6 +318,8 @@ class Script:
 
     def __init__(self, steps: Optional[List[Step]] = None) -> None:
         self._steps: List[Step] = list(steps or [])
+        # (kind, step) pairs; the kind says which Step subclass the step is.
+        self._plan: Optional[Tuple[Tuple[int, Any], ...]] = None
 
     @property
     def steps(self) -> Tuple[Step, ...]:
@@ -291,7 +328,38 @@ class Script:
 
     def _add(self, step: Step) -> Script:
         self._steps.append(step)
+        self._plan = None
         return self
+
+    def _compile(self) -> Tuple[Tuple[int, Any], ...]:
+        # The steps with their kind (SEND... EXPECT), checked once and kept until the
+        # next step is added: a script is usually built once and played many times.
+        plan = self._plan
+        if plan is not None:
+            return plan
+        compiled: List[Tuple[int, Any]] = []
+        closed_at = 0
+        for number, step in enumerate(self._steps, 1):
+            if isinstance(step, Send):
+                kind = SEND
+                if closed_at:
+                    raise NetserveTestingError(
+                        f"script step {number} ({step.describe()}) comes after the client "
+                        f"closed or reset the connection (step {closed_at}); it cannot send "
+                        f"any more"
+                    )
+            elif isinstance(step, Expectation):
+                kind = EXPECT
+            elif isinstance(step, (Close, Reset)):
+                kind = CLOSE if isinstance(step, Close) else RESET
+                closed_at = closed_at or number
+            elif isinstance(step, GoQuiet):
+                kind = QUIET
+            else:
+                raise TypeError(f"script step {number} is not a known step: {step!r}")
+            compiled.append((kind, step))
+        self._plan = plan = tuple(compiled)
+        return plan
 
     def _check_can_send(self, data: bytes) -> None:
         for step in self._steps:

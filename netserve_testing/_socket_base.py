@@ -96,34 +96,34 @@ class FakeSocketBase:
     _kind = socket.SOCK_STREAM
 
     def __init__(
-        self,
-        *,
-        family: int,
-        proto: int,
-        sockname: Address,
-        transcript: Optional[Transcript],
+        self, family: int, proto: int, sockname: Address, transcript: Optional[Transcript]
     ) -> None:
         if family not in _FAMILIES:
             default_address(family, local=True)  # raises the error naming the family
         self._family = int(family)
         self._proto = proto
         self._sockname = sockname
-        self._timeout: Optional[float] = None
         self._options: Dict[Tuple[int, int], Union[int, bytes]] = {}
         self._fd = next(_descriptors)
-        self._closed = False  # close() was called (the descriptor may live on in makefile())
-        self._io_refs = 0
         self._transcript = transcript
         # Entries not yet in the transcript: appending a tuple is what keeps a run cheap.
         self._log: Any = [] if transcript is None else _WriteThrough(transcript)
-        self.timeouts = 0
-        """How many reads timed out on the fake clock."""
+
+    # Per-instance state that starts the same on every socket lives here as class
+    # defaults: a run creates one socket, and assigning these in __init__ costs more
+    # than the rest of a short exchange. Assignment shadows them per instance.
+    _timeout: Optional[float] = None
+    _closed = False  # close() was called (the descriptor may live on in makefile())
+    _io_refs = 0
+    _header: Optional[str] = None  # shown above the transcript (the chunking, if not exact)
+    timeouts = 0
+    """How many reads timed out on the fake clock."""
 
     @property
     def transcript(self) -> Transcript:
         """The record of everything the peer and the code under test exchanged."""
         if self._transcript is None:
-            self._transcript = Transcript()
+            self._transcript = Transcript() if self._header is None else Transcript([self._header])
         if self._log:
             log: List[Tuple[int, Any]] = self._log
             self._log = []
