@@ -31,6 +31,19 @@ from ._conformance import (
     socketpair_stream_pair,
     tcp_stream_pair,
 )
+from ._datagram_conformance import (
+    DatagramPairFactory,
+    DatagramPeer,
+    check_datagram_addresses,
+    check_datagram_closed_socket,
+    check_datagram_send_recv,
+    check_datagram_socket,
+    check_datagram_timeouts,
+    check_datagram_truncation,
+    fake_datagram_pair,
+    udp_datagram_pair,
+    unix_datagram_pair,
+)
 from ._errors import ExpectationFailed, HandlerWouldBlock, NetserveTestingError
 from ._factory import ServerFactory
 from ._fake_datagram import FakeDatagramSocket
@@ -70,6 +83,8 @@ __all__ = [
     "Chunking",
     "Close",
     "DatagramClient",
+    "DatagramPairFactory",
+    "DatagramPeer",
     "DatagramRun",
     "Expect",
     "ExpectClosed",
@@ -111,6 +126,12 @@ __all__ = [
     "UnixDatagramClient",
     "UnixStreamClient",
     "check_closed_socket",
+    "check_datagram_addresses",
+    "check_datagram_closed_socket",
+    "check_datagram_send_recv",
+    "check_datagram_socket",
+    "check_datagram_timeouts",
+    "check_datagram_truncation",
     "check_eof",
     "check_half_close",
     "check_large_transfer",
@@ -123,6 +144,7 @@ __all__ = [
     "check_stream_socket",
     "check_timeouts",
     "connect",
+    "fake_datagram_pair",
     "fake_stream_pair",
     "make_faker",
     "run_datagram_handler",
@@ -131,4 +153,6 @@ __all__ = [
     "serve",
     "socketpair_stream_pair",
     "tcp_stream_pair",
+    "udp_datagram_pair",
+    "unix_datagram_pair",
 ]

@@ -15,6 +15,7 @@ from ._socket_base import (
     LOG_OUT,
     MSG_DONTWAIT,
     MSG_PEEK,
+    MSG_TRUNC,
     Address,
     FakeSocketBase,
     default_address,
@@ -27,6 +28,7 @@ __all__ = ["FakeDatagramSocket"]
 # The largest UDP payload: 65535 minus the IPv4 (20) or the UDP (8) header; IPv6 has
 # no header in the length field.
 _UDP_MAX = {int(socket.AF_INET): 65507, int(socket.AF_INET6): 65527}
+_AF_UNIX = int(getattr(socket, "AF_UNIX", -1))
 
 
 def _check_address(family: int, address: Any) -> None:
@@ -106,34 +108,54 @@ class FakeDatagramSocket(FakeSocketBase):
         self._inbound.append((payload, address))
         self._log.append((LOG_IN, payload))
 
-    def recvfrom(self, bufsize: int, flags: int = 0) -> Tuple[bytes, Address]:
-        """Receive one datagram, truncated to ``bufsize``; return ``(data, address)``."""
+    def _receive(self, bufsize: int, flags: int, call: str) -> Tuple[bytes, int, Address]:
+        # One datagram: (the bytes that fit in bufsize, its real length, its sender).
         self._check_open()
-        if bufsize < 0:
-            raise ValueError("negative buffersize in recvfrom")
-        if flags & ~(MSG_PEEK | MSG_DONTWAIT):
-            self._unmodelled(f"recvfrom flags {flags:#x}")
+        if flags & ~(MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC):
+            self._unmodelled(f"{call} flags {flags:#x}")
         if not self._inbound:
             timeout = 0.0 if flags & MSG_DONTWAIT else self._timeout
-            self._would_block(f"recvfrom({bufsize})", "no datagram is queued", timeout=timeout)
+            self._would_block(f"{call}({bufsize})", "no datagram is queued", timeout=timeout)
         data, address = self._inbound[0] if flags & MSG_PEEK else self._inbound.popleft()
         if len(data) > bufsize:
             self._log.append((LOG_EVENT, f"datagram of {len(data)} bytes truncated to {bufsize}"))
-        return data[:bufsize], address
+            return data[:bufsize], len(data), address
+        return data, len(data), address
+
+    def recvfrom(self, bufsize: int, flags: int = 0) -> Tuple[bytes, Address]:
+        """Receive one datagram, truncated to ``bufsize``; return ``(data, address)``.
+
+        The rest of a longer datagram is lost, as on a real socket. With
+        ``MSG_TRUNC`` the result has the datagram's real length, as the socket
+        module returns it on Linux: the first ``bufsize`` bytes are the data,
+        the rest is padding (zeros here; unspecified on a real socket).
+        """
+        if bufsize < 0:
+            raise ValueError("negative buffersize in recvfrom")
+        data, length, address = self._receive(bufsize, flags, "recvfrom")
+        if flags & MSG_TRUNC and length > len(data):
+            data += bytes(length - len(data))
+        return data, address
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
-        """Receive one datagram, truncated to ``bufsize``."""
+        """Receive one datagram, truncated to ``bufsize`` (``MSG_TRUNC``: see :meth:`recvfrom`)."""
         return self.recvfrom(bufsize, flags)[0]
 
     def recvfrom_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> Tuple[int, Address]:
-        """Receive one datagram into ``buffer``; return ``(count, address)``."""
+        """Receive one datagram into ``buffer``; return ``(count, address)``.
+
+        With ``MSG_TRUNC`` the count is the datagram's real length, which may be
+        more than was written into ``buffer`` (Linux semantics).
+        """
+        if nbytes < 0:
+            raise ValueError("negative buffersize in recvfrom_into")
         with memoryview(buffer) as view, view.cast("B") as target:
             size = nbytes or target.nbytes
             if size > target.nbytes:
                 raise ValueError("nbytes is greater than the length of the buffer")
-            data, address = self.recvfrom(size, flags)
+            data, length, address = self._receive(size, flags, "recvfrom_into")
             target[: len(data)] = data
-        return len(data), address
+        return (length if flags & MSG_TRUNC else len(data)), address
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
         """Receive one datagram into ``buffer``; return the count."""
@@ -163,13 +185,17 @@ class FakeDatagramSocket(FakeSocketBase):
         return len(payload)
 
     def send(self, data: Any, flags: int = 0) -> int:
-        """An unconnected datagram socket cannot ``send()``: ``EDESTADDRREQ``."""
+        """An unconnected datagram socket cannot ``send()``.
+
+        Raises:
+            OSError: ``EDESTADDRREQ`` for UDP, ``ENOTCONN`` for a Unix socket (as on Linux).
+        """
         _as_bytes(data)
         self._check_open()
-        raise os_error(errno.EDESTADDRREQ)
+        raise os_error(errno.ENOTCONN if self._family == _AF_UNIX else errno.EDESTADDRREQ)
 
     def sendall(self, data: Any, flags: int = 0) -> None:
-        """An unconnected datagram socket cannot ``sendall()``: ``EDESTADDRREQ``."""
+        """An unconnected datagram socket cannot ``sendall()``: as :meth:`send`."""
         self.send(data, flags)
 
     def getpeername(self) -> Address:
@@ -178,8 +204,15 @@ class FakeDatagramSocket(FakeSocketBase):
         raise os_error(errno.ENOTCONN)
 
     def shutdown(self, how: int) -> None:
-        """An unconnected datagram socket cannot shut down: ``ENOTCONN``."""
+        """An unconnected UDP socket cannot shut down: ``ENOTCONN``.
+
+        Raises:
+            NotImplementedError: On a Unix datagram socket, where Linux accepts
+                the call; what it changes is not modelled.
+        """
         self._check_open()
+        if self._family == _AF_UNIX:
+            self._unmodelled("shutdown() on a Unix datagram socket")
         raise os_error(errno.ENOTCONN)
 
     def makefile(self, *args: object, **kwargs: object) -> Any:

@@ -47,6 +47,7 @@ MSG_PEEK = int(socket.MSG_PEEK)
 MSG_DONTWAIT = int(socket.MSG_DONTWAIT)
 MSG_WAITALL = int(socket.MSG_WAITALL)
 MSG_NOSIGNAL = int(getattr(socket, "MSG_NOSIGNAL", 0))
+MSG_TRUNC = int(getattr(socket, "MSG_TRUNC", 0))
 
 
 class _WriteThrough:

@@ -131,3 +131,23 @@ def test_FakeServer_records_calls_and_refuses_to_serve() -> None:
     with pytest.raises(NotImplementedError, match="fileno"):
         server.fileno()
     assert "FakeServer" in repr(server)
+
+
+def test_FakeDatagramSocket_unix_send_and_shutdown_as_on_linux() -> None:
+    sock = FakeDatagramSocket(family=socket.AF_UNIX)
+    with pytest.raises(OSError, match="not connected") as info:
+        sock.send(b"x")
+    assert info.value.errno == errno.ENOTCONN
+    with pytest.raises(NotImplementedError, match="shutdown\\(\\) on a Unix datagram socket"):
+        sock.shutdown(socket.SHUT_RDWR)
+    with pytest.raises(OSError, match="not connected"):
+        FakeDatagramSocket().shutdown(socket.SHUT_RDWR)
+
+
+def test_FakeDatagramSocket_msg_trunc_reports_the_real_length() -> None:
+    sock = FakeDatagramSocket([(b"0123456789", ("127.0.0.1", 9))] * 2)
+    data, _ = sock.recvfrom(4, socket.MSG_TRUNC)
+    assert data == b"0123" + bytes(6)
+    buffer = bytearray(b"#" * 6)
+    assert sock.recv_into(buffer, 3, socket.MSG_TRUNC) == 10
+    assert buffer == b"012###"

@@ -12,6 +12,7 @@ import netserve_testing
 MODULES = [
     "netserve_testing._chunks",
     "netserve_testing._conformance",
+    "netserve_testing._datagram_conformance",
     "netserve_testing._fake_datagram",
     "netserve_testing._fake_server",
     "netserve_testing._fakes",
@@ -28,12 +29,16 @@ OUR_NAMES = [
     "FakeStreamSocket",
     "HandlerRun",
     "Script",
+    "check_datagram_socket",
     "check_stream_socket",
+    "fake_datagram_pair",
     "fake_stream_pair",
     "run_datagram_handler",
     "run_handler",
     "socketpair_stream_pair",
     "tcp_stream_pair",
+    "udp_datagram_pair",
+    "unix_datagram_pair",
 ]
 
 
