@@ -11,7 +11,7 @@ from ._errors import ExpectationFailed, HandlerWouldBlock
 from ._fake_datagram import FakeDatagramSocket
 from ._fake_server import FakeServer
 from ._fakes import FakeStreamSocket
-from ._script import Script
+from ._script import CLOSE, EXPECT, RESET, SEND, ExpectClosed, Mismatch, Script
 from ._socket_base import LOG_CONNECTION, Address, default_address
 from ._transcript import Transcript
 
@@ -252,7 +252,11 @@ class DatagramRun(Generic[H]):
     truncated: bool = False
     """Whether the datagram was longer than ``max_packet_size`` and was cut."""
     error: Optional[BaseException] = None
-    """The exception the handler raised, when ``raise_errors=False``."""
+    """The exception the handler raised, when ``raise_errors=False`` (with a script: the first)."""
+    handlers: List[H] = field(default_factory=list)
+    """Every handler instance, one a datagram (``handler`` is the last one)."""
+    values: List[Any] = field(default_factory=list)
+    """With a script: the value of each expectation (the match object of ``expect_regex``)."""
 
     @property
     def transcript(self) -> Transcript:
@@ -283,7 +287,7 @@ class DatagramRun(Generic[H]):
 
 def run_datagram_handler(
     handler_class: Callable[..., H],
-    data: bytes,
+    data: Union[bytes, Script],
     *,
     client_address: Address = _UNSET,
     family: int = socket.AF_INET,
@@ -300,9 +304,18 @@ def run_datagram_handler(
     self.client_address)`` and for ``DatagramRequestHandler`` ones that
     write to ``self.wfile``.
 
+    With a :class:`~netserve_testing.Script`, the conversation of a
+    datagram client is played: each ``send`` is one datagram, run through a
+    new handler instance as a server does; each ``expect`` checks the next
+    datagram the handlers sent to the client, all of it (``expect_line`` and
+    ``expect_regex`` take it as one line, final line ending optional, as the
+    real :class:`~netserve_testing.DatagramClient` does). ``close`` and
+    ``go_quiet`` only end the client's part; ``reset`` and ``expect_closed``
+    have no meaning without a connection and raise :class:`NotImplementedError`.
+
     Args:
         handler_class: The request handler class.
-        data: The datagram the client sends.
+        data: The datagram the client sends, or a script of datagrams and replies.
         client_address: Where it comes from (a default per family; for
             ``AF_UNIX`` a bound client path, or ``None`` for an unbound client).
         family: ``AF_INET`` (default), ``AF_INET6`` or ``AF_UNIX``.
@@ -316,6 +329,9 @@ def run_datagram_handler(
     Returns:
         A :class:`DatagramRun`.
 
+    Raises:
+        ExpectationFailed: A script's expectation was not met.
+
     Example:
         >>> import socketserver
         >>> class Upper(socketserver.BaseRequestHandler):
@@ -324,6 +340,9 @@ def run_datagram_handler(
         ...         sock.sendto(data.upper(), self.client_address)
         >>> run_datagram_handler(Upper, b"hi").replies
         [(b'HI', ('127.0.0.1', 50000))]
+        >>> script = Script().send(b"a").expect(b"A").send(b"b\\n").expect_line("B")
+        >>> run_datagram_handler(Upper, script).values
+        [b'A', 'B']
     """
     if client_address is _UNSET:
         unix = family == getattr(socket, "AF_UNIX", None)
@@ -337,11 +356,17 @@ def run_datagram_handler(
     elif getattr(server, "RequestHandlerClass", None) is None:
         server.RequestHandlerClass = handler_class
     sock = FakeDatagramSocket(
-        [(data, client_address)], family=family, sockname=getattr(server, "server_address", None)
+        [] if isinstance(data, Script) else [(data, client_address)],
+        family=family,
+        sockname=getattr(server, "server_address", None),
     )
     if not hasattr(server, "socket"):
         server.socket = sock
     size = max_packet_size if max_packet_size is not None else server.max_packet_size
+    if isinstance(data, Script):
+        return _play_datagrams(
+            data, handler_class, sock, server, client_address, size, raise_errors
+        )
     # UDPServer.get_request(): recvfrom(max_packet_size), then ((data, socket), address).
     packet, address = sock.recvfrom(size)
     handler, error = _construct(handler_class, (packet, sock), address, server)
@@ -356,4 +381,80 @@ def run_datagram_handler(
         client_address=address,
         truncated=len(data) > size,
         error=error,
+        handlers=[handler],
+    )
+
+
+def _play_datagrams(
+    script: Script,
+    handler_class: Callable[..., H],
+    sock: FakeDatagramSocket,
+    server: Any,
+    client_address: Address,
+    size: int,
+    raise_errors: bool,
+) -> DatagramRun[H]:
+    # A datagram client's script, in order: a send is one datagram, handled at once by
+    # a new handler (as a server's get_request() and process_request() would); an
+    # expectation takes the next datagram sent to the client, as the client's recvfrom().
+    plan = script._compile()
+    count = len(plan)
+    for number, (kind, step) in enumerate(plan, 1):
+        if kind == RESET or isinstance(step, ExpectClosed):
+            raise NotImplementedError(
+                f"script step {number} ({step.describe()}) has no meaning for datagrams: "
+                f"there is no connection"
+            )
+    if not any(kind == SEND for kind, _ in plan):
+        raise ValueError("a datagram script needs at least one send")
+    handlers: List[H] = []
+    values: List[Any] = []
+    first_error: Optional[BaseException] = None
+    truncated = False
+    read = 0  # datagrams of sock.sent the client has looked at
+    for number, (kind, step) in enumerate(plan, 1):
+        if kind == SEND:
+            sock.deliver(step.data, client_address)
+            packet, address = sock.recvfrom(size)
+            truncated = truncated or len(step.data) > size
+            handler, error = _construct(handler_class, (packet, sock), address, server)
+            handlers.append(handler)
+            if error is not None:
+                if raise_errors or not isinstance(error, Exception):
+                    _attach_transcript(error, sock.transcript)
+                    raise error
+                first_error = first_error or error
+        elif kind == EXPECT:
+            reply = None
+            while reply is None and read < len(sock.sent):
+                data, address = sock.sent[read]
+                read += 1
+                if address == client_address:  # the client only sees its own datagrams
+                    reply = data
+            if reply is None:
+                expected = step.describe().replace("expect ", "", 1)
+                received, why = "nothing", "the handlers sent no more datagrams to the client"
+            else:
+                outcome = step.match_datagram(reply)
+                if not isinstance(outcome, Mismatch):
+                    values.append(outcome.value)
+                    continue
+                expected, received, why = outcome.expected, outcome.received, "one datagram"
+            sock.transcript.mismatch(expected, received, why)
+            raise ExpectationFailed(
+                f"script step {number} of {count} ({step.describe()}) failed\n"
+                f"expected: the datagram {expected}\nreceived: {received}\n{why}",
+                sock.transcript,
+            )
+        else:
+            sock.transcript.event("client closed" if kind == CLOSE else "client went quiet")
+    return DatagramRun(
+        handler=handlers[-1],
+        socket=sock,
+        server=server,
+        client_address=client_address,
+        truncated=truncated,
+        error=first_error,
+        handlers=handlers,
+        values=values,
     )

@@ -105,6 +105,9 @@ class Step:
 class Expectation(Step):
     """A step that checks the bytes the handler sent."""
 
+    # Whether a datagram is checked as a line: its final line ending is optional.
+    _line_based = False
+
     def match(self, buffer: bytes, eof: bool) -> Outcome:
         """Check ``buffer``, the unread bytes received so far.
 
@@ -117,6 +120,28 @@ class Expectation(Step):
             or ``None`` if more bytes are needed to decide.
         """
         raise NotImplementedError(f"{type(self).__name__}.match")
+
+    def match_datagram(self, datagram: bytes) -> Union[Matched, Mismatch]:
+        """Check one whole datagram the handler sent (a datagram script, a datagram client).
+
+        The datagram must match all of it: ``expect`` wants exactly its bytes;
+        ``expect_line`` and ``expect_regex`` take the datagram as one line,
+        whose final line ending is optional.
+
+        Example:
+            >>> ExpectLine("HI").match_datagram(b"HI")
+            Matched(consumed=3, value='HI')
+            >>> Expect(b"HI").match_datagram(b"HI!")
+            Mismatch(expected="b'HI'", received="b'HI!'")
+        """
+        line = self._line_based and not datagram.endswith(b"\n")
+        fed = datagram + b"\n" if line else datagram
+        outcome = self.match(fed, True)
+        if isinstance(outcome, Matched) and outcome.consumed == len(fed):
+            return outcome
+        if isinstance(outcome, Mismatch):
+            return Mismatch(outcome.expected, repr(datagram))
+        return Mismatch(self.describe().replace("expect ", "", 1), repr(datagram))
 
 
 @dataclass(frozen=True)
@@ -197,6 +222,7 @@ class ExpectLine(Expectation):
 
     text: str
     encoding: str = "utf-8"
+    _line_based = True
     _wanted: bytes = field(init=False, repr=False, compare=False)
     # The line with each ending, when a plain prefix test decides a match (the text holds
     # no b"\n" and does not end in b"\r"), and the outcome for each (see Expect).
@@ -247,6 +273,7 @@ class ExpectRegex(Expectation):
 
     pattern: bytes
     flags: int = 0
+    _line_based = True
     _compiled: re.Pattern[bytes] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -298,6 +325,12 @@ class ExpectClosed(Expectation):
             return Mismatch("EOF", _received(buffer, eof))
         return _MATCHED_EOF if eof else None
 
+    def match_datagram(self, datagram: bytes) -> Union[Matched, Mismatch]:
+        """Not available: a datagram exchange has no connection to close."""
+        raise NotImplementedError(
+            "expect_closed() in a datagram exchange: there is no connection to close"
+        )
+
 
 # Step kinds in a compiled script: what a player branches on, without isinstance chains.
 SEND, CLOSE, RESET, QUIET, EXPECT = range(5)
@@ -309,6 +342,15 @@ class Script:
     The same script runs in memory against a handler class
     (``netserve_testing.run_handler(Handler, script)``) and over a real
     connection (``script.run(server)`` or ``script.run(client)``).
+
+    A script also drives a datagram handler:
+    ``netserve_testing.run_datagram_handler(Handler, script)`` in memory, or
+    ``script.run(udp_server)``. Each ``send`` is then one datagram (one
+    handler run) and each expectation checks the next reply datagram whole
+    (:meth:`Expectation.match_datagram`); ``reset`` and ``expect_closed``
+    need a connection and raise :class:`NotImplementedError`.
+    ``script.run(Handler)`` always means a stream handler, since a
+    ``BaseRequestHandler`` subclass does not say which kind it is.
 
     Example:
         >>> script = Script().send_line("hi").expect_line("HI").close().expect_closed()

@@ -23,6 +23,7 @@ from netserve_testing import (
     Mismatch,
     NetserveTestingError,
     Script,
+    run_datagram_handler,
     run_handler,
     serve,
 )
@@ -384,3 +385,99 @@ def test_Script_same_script_runs_in_memory_and_on_a_real_server(ss: ModuleType) 
     with serve(handler, backend=ss.__name__) as server:
         client = script.run(server)
     assert b"bye" in str(client.transcript).encode()
+
+
+# -- datagram scripts ------------------------------------------------------------------------
+
+
+def datagram_upper(ss: ModuleType) -> Any:
+    class DatagramUpper(ss.BaseRequestHandler):  # type: ignore[name-defined, misc]
+        def handle(self) -> None:
+            data, sock = self.request
+            if data == b"twice":
+                sock.sendto(b"ONE", self.client_address)
+                sock.sendto(b"elsewhere", ("127.0.0.1", 9))  # the client never sees it
+            sock.sendto(data.upper(), self.client_address)
+
+    return DatagramUpper
+
+
+def test_Expectation_match_datagram_checks_all_of_it() -> None:
+    assert Expect(b"HI").match_datagram(b"HI") == Matched(2, b"HI")
+    assert Expect(b"HI").match_datagram(b"HI\n") == Mismatch("b'HI'", "b'HI\\n'")
+    assert ExpectLine("HI").match_datagram(b"HI").value == "HI"
+    assert ExpectLine("HI").match_datagram(b"HI\r\n").value == "HI"
+    assert ExpectLine("HI").match_datagram(b"HI\nX") == Mismatch("line 'HI'", "b'HI\\nX'")
+    found = ExpectRegex.of(r"^(\d+)$").match_datagram(b"250")
+    assert isinstance(found, Matched)
+    assert found.value.group(1) == b"250"
+    with pytest.raises(NotImplementedError, match="no connection to close"):
+        ExpectClosed().match_datagram(b"")
+
+
+def test_run_datagram_handler_plays_a_script(ss: ModuleType) -> None:
+    script = (
+        Script()
+        .send(b"hi")
+        .expect(b"HI")
+        .send(b"twice")
+        .expect(b"ONE")
+        .expect_line("TWICE")
+        .send(b"code 250\n")
+        .expect_regex(rb"CODE (\d+)")
+        .close()
+    )
+    result = run_datagram_handler(datagram_upper(ss), script)
+    assert len(result.handlers) == 3  # one handler a datagram, as a server runs them
+    assert result.handler is result.handlers[-1]
+    assert result.values[:3] == [b"HI", b"ONE", "TWICE"]
+    assert result.values[3].group(1) == b"250"
+    assert (b"elsewhere", ("127.0.0.1", 9)) in result.replies
+    assert "--- client closed" in result.transcript.format()
+
+
+def test_run_datagram_handler_script_failure_message(ss: ModuleType) -> None:
+    script = Script().send(b"hi").expect(b"HI!")
+    with pytest.raises(ExpectationFailed) as info:
+        run_datagram_handler(datagram_upper(ss), script)
+    message = str(info.value)
+    assert message.startswith("script step 2 of 2 (expect b'HI!') failed")
+    assert "expected: the datagram b'HI!'\nreceived: b'HI'\none datagram" in message
+    assert "!!! expected b'HI!', received b'HI' (one datagram)" in message
+    missing = Script().send(b"hi").expect(b"HI").expect_line("MORE")
+    with pytest.raises(ExpectationFailed, match="received: nothing\nthe handlers sent no more"):
+        run_datagram_handler(datagram_upper(ss), missing)
+
+
+def test_run_datagram_handler_script_refuses_connection_steps(ss: ModuleType) -> None:
+    with pytest.raises(NotImplementedError, match=r"step 2 \(reset\) has no meaning"):
+        run_datagram_handler(datagram_upper(ss), Script().send(b"x").reset())
+    with pytest.raises(NotImplementedError, match=r"step 3 \(expect the connection to close\)"):
+        run_datagram_handler(datagram_upper(ss), Script().send(b"x").expect(b"X").expect_closed())
+    with pytest.raises(ValueError, match="needs at least one send"):
+        run_datagram_handler(datagram_upper(ss), Script().go_quiet())
+
+
+def test_run_datagram_handler_script_keeps_going_after_an_error(ss: ModuleType) -> None:
+    class Picky(ss.BaseRequestHandler):  # type: ignore[name-defined, misc]
+        def handle(self) -> None:
+            data, sock = self.request
+            if data == b"bad":
+                raise ValueError("bad datagram")
+            sock.sendto(b"ok", self.client_address)
+
+    script = Script().send(b"bad").send(b"good").expect(b"ok")
+    result = run_datagram_handler(Picky, script, raise_errors=False)
+    assert isinstance(result.error, ValueError)
+    assert len(result.handlers) == 2
+    with pytest.raises(ValueError, match="bad datagram"):
+        run_datagram_handler(Picky, script)
+
+
+def test_Script_same_datagram_script_in_memory_and_on_a_real_udp_server(ss: ModuleType) -> None:
+    script = Script().send(b"hi").expect(b"HI").send(b"there\n").expect_line("THERE").close()
+    handler = datagram_upper(ss)
+    assert run_datagram_handler(handler, script).values == [b"HI", "THERE"]
+    with serve(handler, "udp-sync", backend=ss.__name__) as server:
+        client = script.run(server)
+    assert "THERE" in str(client.transcript)
