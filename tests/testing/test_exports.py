@@ -1,0 +1,183 @@
+"""The public surface of ``netserve_testing``: what is exported, documented, and kept private."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+import os
+import pkgutil
+import re
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Dict, List, Tuple, Union
+
+import pytest
+
+import netserve_testing
+from netserve_testing import plugin
+
+#: Public names of the private modules that are deliberately not re-exported, and why.
+#: A new public class or function in a private module must be added to
+#: ``netserve_testing.__all__`` or here.
+NOT_REEXPORTED: Dict[str, str] = {
+    "_chunks.ChunkingLike": "type alias of the chunking= arguments",
+    "_clients.DEFAULT_TIMEOUT": "set with --netserve-timeout or the timeout= arguments",
+    "_harness.DEFAULT_TEARDOWN_TIMEOUT": "set with --netserve-teardown-timeout",
+    "_harness.STDLIB_POLL_INTERVAL": "set with serve(poll_interval=...)",
+    "_kinds.CONCURRENCIES": "spelled out in the select_kinds() docs",
+    "_kinds.TRANSPORTS": "spelled out in the select_kinds() docs",
+    "_leaks.LeakCheck": "the harness's leak check",
+    "_leaks.kill_child": "the harness's teardown",
+    "_leaks.open_sockets": "the harness's leak check",
+    "_leaks.private_socket_dir": "the harness's socket directories",
+    "_leaks.remove_socket_dir": "the harness's socket directories",
+    "_leaks.running_children": "the harness's leak check",
+    "_leaks.wait_for_children": "the harness's teardown",
+    "_lockstep.ScriptPlayer": "how run_handler plays a Script",
+    "_payloads.UNICODE_EDGE_CASES": "reached through unicode_edge_case()",
+    "_payloads.derive_seed": "how the netserve_faker fixture seeds each test",
+    "_recorder.Recorder": "the harness's request and error log",
+    "_recorder.instrument": "the harness's server subclass",
+    "_records.ChecksOnExit": "base class of ServerHandle and ServerFactory",
+    "_records.format_problems": "the plugin's failure report",
+    "_socket_base.FakeSocketBase": "base class of the fake sockets",
+    "_socket_base.default_address": "the fakes' default addresses",
+    "_socket_base.os_error": "the fakes' OSError factory",
+}
+
+#: The plugin's fixtures, as ``pytest --fixtures`` lists them.
+FIXTURES = ["netserve", "server_kind", "netserve_faker"]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _isort_key(name: str) -> Tuple[int, List[Union[int, str]]]:
+    # The order ruff's RUF022 keeps __all__ in: CONSTANTS, then Classes, then functions,
+    # each in natural order (digits compare as numbers).
+    group = 0 if name.isupper() else 1 if name[0].isupper() else 2
+    return group, [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def _private_modules() -> List[ModuleType]:
+    names = [info.name for info in pkgutil.iter_modules(netserve_testing.__path__)]
+    return [importlib.import_module(f"netserve_testing.{name}") for name in names if name[0] == "_"]
+
+
+def _public_names_of(module: ModuleType) -> List[str]:
+    # Its __all__, and every public class or function it defines.
+    names = set(getattr(module, "__all__", []))
+    for name, value in vars(module).items():
+        defined_here = getattr(value, "__module__", None) == module.__name__
+        if not name.startswith("_") and defined_here and callable(value):
+            names.add(name)
+    return sorted(names)
+
+
+def _own_docstring(value: object) -> str:
+    # A class's own docstring: inspect.getdoc() would return a base class's, and a
+    # dataclass without one gets its signature as __doc__.
+    if not inspect.isclass(value):
+        return inspect.getdoc(value) or ""
+    doc = value.__dict__.get("__doc__") or ""
+    if dataclasses.is_dataclass(value) and doc.startswith(f"{value.__name__}("):
+        return ""
+    return inspect.cleandoc(doc)
+
+
+def test_all_is_sorted_without_duplicates() -> None:
+    names = netserve_testing.__all__
+    assert len(names) == len(set(names)), "duplicates in netserve_testing.__all__"
+    assert names == sorted(names, key=_isort_key)
+
+
+@pytest.mark.parametrize("name", netserve_testing.__all__)
+def test_public_name_is_importable_and_documented(name: str) -> None:
+    value = getattr(netserve_testing, name)
+    if inspect.isclass(value) or inspect.isfunction(value):
+        assert value.__module__.startswith("netserve_testing."), value.__module__
+        assert _own_docstring(value), f"netserve_testing.{name} has no docstring"
+    else:  # constants and type aliases: documented where they are defined
+        assert name.isupper() or name[0].isupper(), f"{name}: neither a CONSTANT nor an Alias"
+
+
+def test_star_import_gives_exactly_all() -> None:
+    namespace: Dict[str, object] = {}
+    exec("from netserve_testing import *", namespace)
+    assert sorted(set(namespace) - {"__builtins__"}) == sorted(netserve_testing.__all__)
+
+
+def test_every_public_name_of_a_private_module_is_exported_or_listed_private() -> None:
+    exported = set(netserve_testing.__all__)
+    unlisted = []
+    for module in _private_modules():
+        short = module.__name__.rpartition(".")[2]
+        for name in _public_names_of(module):
+            key = f"{short}.{name}"
+            if name in exported:
+                assert getattr(module, name) is getattr(netserve_testing, name), key
+                assert key not in NOT_REEXPORTED, f"{key} is exported: remove it from the list"
+            elif key not in NOT_REEXPORTED:
+                unlisted.append(key)
+    assert unlisted == [], "export these in netserve_testing.__all__ or list them as private"
+
+
+@pytest.mark.parametrize("key", sorted(NOT_REEXPORTED))
+def test_listed_private_name_still_exists(key: str) -> None:
+    module, _, name = key.partition(".")
+    assert hasattr(importlib.import_module(f"netserve_testing.{module}"), name), key
+
+
+def test_exceptions_share_one_base_class() -> None:
+    exceptions = [
+        value
+        for value in map(vars(netserve_testing).get, netserve_testing.__all__)
+        if inspect.isclass(value) and issubclass(value, BaseException)
+    ]
+    assert netserve_testing.NetserveTestingError in exceptions
+    strays = [
+        e.__name__ for e in exceptions if not issubclass(e, netserve_testing.NetserveTestingError)
+    ]
+    assert strays == []
+
+
+def test_plugin_module_surface() -> None:
+    assert plugin.__all__ == sorted(set(plugin.__all__), key=_isort_key)
+    assert plugin.SETTINGS_KEY is not None
+    assert _own_docstring(plugin.NetserveSettings)
+    for fixture in FIXTURES:
+        assert inspect.getdoc(getattr(plugin, fixture)), f"fixture {fixture} has no docstring"
+
+
+def test_fixtures_are_listed_with_their_docstrings(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    result = pytester.runpytest("--fixtures", "-p", "no:cacheprovider")
+    assert result.ret == 0
+    lines = ["*fixtures defined from netserve_testing.plugin*"]
+    for fixture in FIXTURES:
+        first_line = (inspect.getdoc(getattr(plugin, fixture)) or "").splitlines()[0]
+        lines += [f"{fixture} -- *plugin.py:*", f"    {first_line}"]
+    result.stdout.fnmatch_lines(lines, consecutive=False)
+
+
+def test_import_needs_neither_pytest_nor_faker() -> None:
+    # The fakes, clients and harness work from unittest or a script: only the plugin
+    # module imports pytest, and only make_faker() imports Faker.
+    code = (
+        "import sys, netserve_testing; "
+        "print(sorted(m for m in ('pytest', '_pytest', 'faker') if m in sys.modules))"
+    )
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env=env,
+    )
+    assert result.stdout.strip() == "[]"
