@@ -140,9 +140,7 @@ def test_MyTCPHandler_served_faker_line(
     server.connect().send_line(line).expect(line.encode().strip().upper())
 
 
-# Not on forking servers yet: a forked child can inherit the test's client socket, and
-# then the client's reset() only closes the test process's copy: no RST is sent.
-@pytest.mark.netserve_kinds("tcp", "sync,threading,pool")
+@pytest.mark.netserve_kinds("tcp")
 def test_MyTCPHandler_served_reset_is_a_handler_error(
     netserve: ServerFactory, server_kind: ServerKind
 ) -> None:

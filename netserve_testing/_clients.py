@@ -14,6 +14,7 @@ import re
 import socket
 import struct
 import sys
+import threading
 import time
 import weakref
 from typing import Any, Optional, Tuple, TypeVar, Union
@@ -57,17 +58,33 @@ def _unix_path(address: Address) -> Union[str, bytes]:
 
 # A forked child (a ForkingMixIn server's, say) inherits the test process's client
 # sockets. If it kept its copies open, closing a client in the test would never reach
-# the server as EOF or a reset. So every os.fork() closes the child's copies.
-_live_clients: weakref.WeakSet[_Client] = weakref.WeakSet()
+# the server as EOF or a reset. So every os.fork() closes the child's copies. Sockets
+# are registered as they are created, before they connect, and forks wait for the
+# registry lock, so no fork can copy a client socket the registry does not know yet.
+_live_sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+_registry_lock = threading.Lock()
 
 
-def _close_inherited_clients() -> None:
-    for client in list(_live_clients):
-        client.sock.close()
+def _client_socket(family: int, kind: int) -> socket.socket:
+    with _registry_lock:
+        sock = socket.socket(family, kind)
+        _live_sockets.add(sock)
+    return sock
+
+
+def _close_inherited_sockets() -> None:
+    global _registry_lock
+    _registry_lock = threading.Lock()  # The parent's may be held by a thread not copied.
+    for sock in list(_live_sockets):
+        sock.close()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_close_inherited_clients)
+    os.register_at_fork(
+        before=lambda: _registry_lock.acquire(),
+        after_in_parent=lambda: _registry_lock.release(),
+        after_in_child=_close_inherited_sockets,
+    )
 
 
 class _Client:
@@ -82,7 +99,6 @@ class _Client:
             raise ValueError(f"client timeout must be > 0 seconds, not {timeout!r}")
         self.transcript = Transcript([f"client of {address!r} (timeout {self.timeout:g} s)"])
         self._closed = False
-        _live_clients.add(self)
 
     def _fail(self, message: str) -> ExpectationFailed:
         return ExpectationFailed(message, self.transcript)
@@ -345,8 +361,13 @@ class TCPClient(StreamClient):
     """
 
     def __init__(self, address: Tuple[Any, ...], timeout: Optional[float] = None) -> None:
-        limit = DEFAULT_TIMEOUT if timeout is None else timeout
-        sock = socket.create_connection(address[:2], timeout=limit)
+        sock = _client_socket(_family_of(address), socket.SOCK_STREAM)
+        try:
+            sock.settimeout(DEFAULT_TIMEOUT if timeout is None else timeout)
+            sock.connect(address)
+        except BaseException:
+            sock.close()
+            raise
         super().__init__(sock, address, timeout)
 
 
@@ -361,7 +382,7 @@ class UnixStreamClient(StreamClient):
     def __init__(
         self, path: Union[str, bytes, os.PathLike[str]], timeout: Optional[float] = None
     ) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock = _client_socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             sock.settimeout(DEFAULT_TIMEOUT if timeout is None else timeout)
             sock.connect(_unix_path(path))
@@ -463,7 +484,7 @@ class UDPClient(DatagramClient):
 
     def __init__(self, address: Tuple[Any, ...], timeout: Optional[float] = None) -> None:
         family = _family_of(address)
-        sock = socket.socket(family, socket.SOCK_DGRAM)
+        sock = _client_socket(family, socket.SOCK_DGRAM)
         try:
             sock.bind(("::1" if family == socket.AF_INET6 else "127.0.0.1", 0))
         except BaseException:
@@ -489,7 +510,7 @@ class UnixDatagramClient(DatagramClient):
         timeout: Optional[float] = None,
         bind_path: Optional[str] = None,
     ) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock = _client_socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._bound_file: Optional[str] = None
         try:
             if bind_path is not None:
