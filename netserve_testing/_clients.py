@@ -351,6 +351,25 @@ class StreamClient(_Client):
         line, self._buffer = self._buffer[:end], self._buffer[end:]
         return line
 
+    def recv_until_closed(self) -> bytes:
+        """Return everything the handler sends until it closes the connection.
+
+        For replies whose length is not known in advance and that have no line ending.
+
+        Raises:
+            ExpectationFailed: The timeout came before the handler closed the connection.
+
+        Example:
+            >>> client.send_line("hi").close().recv_until_closed()  # doctest: +SKIP
+            b'HI'
+        """
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
+        deadline = time.monotonic() + self.timeout
+        while not self._eof:
+            self._fill(deadline, "the connection to close")
+        data, self._buffer = self._buffer, b""
+        return data
+
 
 class TCPClient(StreamClient):
     """A scripted client connected to a TCP server at ``address`` (IPv4 or IPv6).
@@ -423,19 +442,14 @@ class DatagramClient(_Client):
         self.transcript.outbound(data)
         return data
 
-    def _await_datagram(self, expectation: Expectation, as_line: bool = False) -> Any:
+    def _await_datagram(self, expectation: Expectation) -> Any:
         __tracebackhide__ = True  # pytest shows the test's line, not ours
         data = self.recv()
-        fed = data + b"\n" if as_line and not data.endswith(b"\n") else data
-        outcome = expectation.match(fed, True)
-        if isinstance(outcome, Matched) and outcome.consumed == len(fed):
+        outcome = expectation.match_datagram(data)
+        if isinstance(outcome, Matched):
             return outcome.value
-        if isinstance(outcome, Mismatch):
-            expected, received = outcome.expected, outcome.received
-        else:
-            expected, received = expectation.describe().replace("expect ", "", 1), repr(data)
-        self.transcript.mismatch(expected, received, "one datagram")
-        raise self._fail(f"expected the datagram {expected}, received {data!r}")
+        self.transcript.mismatch(outcome.expected, outcome.received, "one datagram")
+        raise self._fail(f"expected the datagram {outcome.expected}, received {data!r}")
 
     def expect(self, data: bytes) -> bytes:
         """Receive the next datagram and check it is exactly ``data``."""
@@ -445,12 +459,12 @@ class DatagramClient(_Client):
     def expect_line(self, text: str, encoding: str = "utf-8") -> str:
         """Receive the next datagram and check it is the line ``text`` (ending optional)."""
         __tracebackhide__ = True  # pytest shows the test's line, not ours
-        return str(self._await_datagram(ExpectLine(text, encoding), as_line=True))
+        return str(self._await_datagram(ExpectLine(text, encoding)))
 
     def expect_regex(self, pattern: Pattern, flags: int = 0) -> re.Match[bytes]:
         """Receive the next datagram and ``re.search`` ``pattern`` in it (ending removed)."""
         __tracebackhide__ = True  # pytest shows the test's line, not ours
-        found: re.Match[bytes] = self._await_datagram(ExpectRegex.of(pattern, flags), as_line=True)
+        found: re.Match[bytes] = self._await_datagram(ExpectRegex.of(pattern, flags))
         return found
 
     def expect_closed(self) -> None:

@@ -92,6 +92,26 @@ def test_StreamClient_timeout_fails_with_transcript(pair):
     assert "<<< b'part'" in client.transcript.format()
 
 
+def test_StreamClient_recv_until_closed_returns_the_rest(pair):
+    client, peer = pair
+    peer.sendall(b"first\n")
+    assert client.recv_line() == b"first\n"
+    peer.sendall(b"Thread-7: no line ending")
+    peer.shutdown(socket.SHUT_WR)
+    assert client.recv_until_closed() == b"Thread-7: no line ending"
+    assert client.recv_until_closed() == b""
+
+
+def test_StreamClient_recv_until_closed_times_out_with_transcript(pair):
+    client, peer = pair
+    peer.sendall(b"open")
+    with pytest.raises(
+        ExpectationFailed, match=r"timed out after 0\.2 s waiting for the connection to close"
+    ) as failed:
+        client.recv_until_closed()
+    assert "<<< b'open'" in str(failed.value)
+
+
 def test_StreamClient_eof_before_enough_bytes(pair):
     client, peer = pair
     peer.sendall(b"ab")
