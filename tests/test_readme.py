@@ -1,0 +1,75 @@
+"""The README's Python examples run, section by section, as a user would paste them."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+# Names a section uses but, for brevity, defines in another section or not at all.
+PRELUDES: Dict[str, str] = {
+    "## Unit-testing handlers in memory": """
+import socketserver
+
+class AdminHandler(socketserver.StreamRequestHandler):
+    def handle(self):
+        if self.rfile.readline().strip() == self.server.password:
+            self.server.request_shutdown()
+""",
+    "## Testing handlers against real servers: the pytest plugin": """
+import socketserver
+
+class UDPUpper(socketserver.BaseRequestHandler):
+    def handle(self):
+        data, sock = self.request
+        sock.sendto(data.upper(), self.client_address)
+""",
+    "## Examples": f"""
+import sys
+sys.path.insert(0, {str(ROOT / "examples")!r})
+""",
+}
+
+
+def python_blocks(heading: str) -> List[str]:
+    """Return the ```python blocks of the README section that starts at ``heading``."""
+    start = README.index(heading + "\n")
+    end = README.find("\n## ", start + len(heading))
+    section = README[start : end if end >= 0 else len(README)]
+    return re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+
+
+@pytest.mark.parametrize("heading", sorted(PRELUDES))
+def test_README_section_examples_pass_as_tests(pytester: pytest.Pytester, heading: str) -> None:
+    blocks = python_blocks(heading)
+    assert blocks, f"no python example under {heading!r}"
+    source = PRELUDES[heading] + "\n\n".join(blocks)
+    pytester.makepyfile(test_readme_section=source)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error")
+    tests = len(re.findall(r"^def test_", source, re.MULTILINE))
+    parametrized = 0
+    for line in result.outlines:
+        found = re.match(r"=+ (\d+) passed", line)
+        if found:
+            parametrized = int(found.group(1))
+    assert result.ret == 0, "\n".join(result.outlines)
+    assert parametrized >= tests > 0
+
+
+def test_README_short_example_runs() -> None:
+    (block,) = python_blocks("## A short example")
+    completed = subprocess.run(
+        [sys.executable, "-W", "error", "-c", block],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
