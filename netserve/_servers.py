@@ -492,12 +492,14 @@ if hasattr(socket, "AF_UNIX"):
 
         Example:
             >>> import netserve, os, tempfile
-            >>> path = os.path.join(tempfile.mkdtemp(), "s")
+            >>> tmp = tempfile.TemporaryDirectory()
+            >>> path = os.path.join(tmp.name, "s")
             >>> with netserve.UnixStreamServer(path, netserve.BaseRequestHandler) as server:
             ...     os.path.exists(path)
             True
             >>> os.path.exists(path)
             False
+            >>> tmp.cleanup()
         """
 
         address_family = socket.AF_UNIX

@@ -46,7 +46,15 @@ _PEER_TIMEOUT = 10.0
 
 
 class StreamPeer(Protocol):
-    """The other end of the socket under test, as the checks drive it."""
+    """The other end of the socket under test, as the checks drive it.
+
+    Example:
+        >>> with socketpair_stream_pair() as (sock, peer):
+        ...     peer.send(b"hi")
+        ...     peer.close()
+        ...     sock.recv(1024), sock.recv(1024)
+        (b'hi', b'')
+    """
 
     def send(self, data: bytes) -> None:
         """Send all of ``data`` to the socket under test."""

@@ -43,7 +43,16 @@ _PEER_TIMEOUT = 10.0
 
 
 class DatagramPeer(Protocol):
-    """A client of the socket under test, as the checks drive it."""
+    """A client of the socket under test, as the checks drive it.
+
+    Example:
+        >>> with fake_datagram_pair() as (sock, peer):
+        ...     peer.send(b"ping")
+        ...     data, address = sock.recvfrom(1024)
+        ...     _ = sock.sendto(data.upper(), address)
+        ...     address == peer.address, peer.recv()
+        (True, b'PING')
+    """
 
     @property
     def address(self) -> Address:

@@ -39,7 +39,24 @@ __all__ = [
 
 
 class ScriptClient(Protocol):
-    """What a transport must offer to play a :class:`Script` (a real client does)."""
+    """What a transport must offer to play a :class:`Script` (a real client does).
+
+    :meth:`Script.play` calls one method per step, so a client needs only the
+    methods its scripts use.
+
+    Example:
+        >>> class PrintingClient:
+        ...     def send(self, data):
+        ...         print("send", data)
+        ...     def expect(self, data):
+        ...         print("expect", data)
+        ...     def close(self):
+        ...         print("close")
+        >>> Script().send(b"hi").expect(b"HI").close().play(PrintingClient())
+        send b'hi'
+        expect b'HI'
+        close
+    """
 
     def send(self, data: bytes) -> Any: ...
     def expect(self, data: bytes) -> Any: ...
@@ -53,7 +70,12 @@ class ScriptClient(Protocol):
 
 @dataclass(frozen=True)
 class Matched:
-    """An expectation was met by the first ``consumed`` bytes; ``value`` is its result."""
+    """An expectation was met by the first ``consumed`` bytes; ``value`` is its result.
+
+    Example:
+        >>> Expect(b"HI").match(b"HI there", False)
+        Matched(consumed=2, value=b'HI')
+    """
 
     consumed: int
     value: Any = None
@@ -61,7 +83,12 @@ class Matched:
 
 @dataclass(frozen=True)
 class Mismatch:
-    """An expectation failed: what it wanted and what arrived, both already readable."""
+    """An expectation failed: what it wanted and what arrived, both already readable.
+
+    Example:
+        >>> Expect(b"HI").match(b"H", True)
+        Mismatch(expected="b'HI'", received="b'H' then EOF")
+    """
 
     expected: str
     received: str
@@ -91,7 +118,12 @@ def _received(buffer: bytes, eof: bool) -> str:
 
 
 class Step:
-    """One step of a :class:`Script`."""
+    """One step of a :class:`Script`.
+
+    Example:
+        >>> [step.describe() for step in Script().send(b"hi").expect(b"HI").steps]
+        ["send b'hi'", "expect b'HI'"]
+    """
 
     def apply(self, client: ScriptClient) -> Any:
         """Perform this step with ``client`` (a real scripted client)."""
@@ -103,7 +135,14 @@ class Step:
 
 
 class Expectation(Step):
-    """A step that checks the bytes the handler sent."""
+    """A step that checks the bytes the handler sent.
+
+    Example:
+        >>> ExpectLine("HI").match(b"HI\\nmore", False)
+        Matched(consumed=3, value='HI')
+        >>> ExpectLine("HI").match(b"H", False) is None  # more bytes are needed
+        True
+    """
 
     # Whether a datagram is checked as a line: its final line ending is optional.
     _line_based = False
@@ -146,7 +185,14 @@ class Expectation(Step):
 
 @dataclass(frozen=True)
 class Send(Step):
-    """The client sends ``data`` (one chunk)."""
+    """The client sends ``data`` (one chunk).
+
+    Example:
+        >>> Script().send(b"hi").steps
+        (Send(data=b'hi'),)
+        >>> Send(b"hi").describe()
+        "send b'hi'"
+    """
 
     data: bytes
 
@@ -159,7 +205,17 @@ class Send(Step):
 
 @dataclass(frozen=True)
 class Close(Step):
-    """The client shuts down its sending side: the handler reads EOF."""
+    """The client shuts down its sending side: the handler reads EOF.
+
+    Example:
+        >>> from netserve_testing import run_handler
+        >>> import socketserver
+        >>> class Count(socketserver.StreamRequestHandler):
+        ...     def handle(self):
+        ...         self.wfile.write(b"%d" % len(self.rfile.read()))
+        >>> run_handler(Count, Script().send(b"abc").close().expect(b"3")).sent
+        b'3'
+    """
 
     def apply(self, client: ScriptClient) -> Any:
         return client.close()
@@ -170,7 +226,18 @@ class Close(Step):
 
 @dataclass(frozen=True)
 class Reset(Step):
-    """The client aborts the connection: the handler sees a connection reset."""
+    """The client aborts the connection: the handler sees a connection reset.
+
+    Example:
+        >>> from netserve_testing import run_handler
+        >>> import socketserver
+        >>> class Read(socketserver.BaseRequestHandler):
+        ...     def handle(self):
+        ...         self.request.recv(1024)
+        >>> run = run_handler(Read, Script().reset(), raise_errors=False)
+        >>> type(run.error).__name__, run.reset
+        ('ConnectionResetError', True)
+    """
 
     def apply(self, client: ScriptClient) -> Any:
         return client.reset()
@@ -181,7 +248,19 @@ class Reset(Step):
 
 @dataclass(frozen=True)
 class GoQuiet(Step):
-    """The client stops sending without closing: the handler's read times out."""
+    """The client stops sending without closing: the handler's read times out.
+
+    Example:
+        >>> from netserve_testing import run_handler
+        >>> import socket, socketserver
+        >>> class Patient(socketserver.StreamRequestHandler):
+        ...     timeout = 5
+        ...     def handle(self):
+        ...         self.rfile.readline()
+        >>> run = run_handler(Patient, Script().go_quiet(), raise_errors=False)
+        >>> isinstance(run.error, socket.timeout)
+        True
+    """
 
     def apply(self, client: ScriptClient) -> Any:
         return client.go_quiet()
@@ -192,7 +271,14 @@ class GoQuiet(Step):
 
 @dataclass(frozen=True)
 class Expect(Expectation):
-    """The handler sends exactly ``data`` next."""
+    """The handler sends exactly ``data`` next.
+
+    Example:
+        >>> Expect(b"HI").match(b"HI there", False)
+        Matched(consumed=2, value=b'HI')
+        >>> Expect(b"HI").match(b"HO", False)
+        Mismatch(expected="b'HI'", received="b'HO'")
+    """
 
     data: bytes
     # The outcome of a match: immutable, so one instance serves every run of the step.
@@ -218,7 +304,12 @@ class Expect(Expectation):
 
 @dataclass(frozen=True)
 class ExpectLine(Expectation):
-    """The handler sends the line ``text`` next, ended by ``\\n`` or ``\\r\\n``."""
+    """The handler sends the line ``text`` next, ended by ``\\n`` or ``\\r\\n``.
+
+    Example:
+        >>> ExpectLine("250 ok").match(b"250 ok\\r\\nnext", False)
+        Matched(consumed=8, value='250 ok')
+    """
 
     text: str
     encoding: str = "utf-8"
@@ -269,6 +360,11 @@ class ExpectRegex(Expectation):
     """The next line the handler sends matches ``pattern`` (``re.search``, line ending removed).
 
     The match object is the step's result: ``client.expect_regex(...)`` returns it.
+
+    Example:
+        >>> outcome = ExpectRegex.of(r"^250 (\\w+)").match(b"250 ok\\r\\n", False)
+        >>> outcome.consumed, outcome.value.group(1)
+        (8, b'ok')
     """
 
     pattern: bytes
@@ -312,7 +408,14 @@ class ExpectRegex(Expectation):
 
 @dataclass(frozen=True)
 class ExpectClosed(Expectation):
-    """The handler sends nothing more and closes the connection (the client reads EOF)."""
+    """The handler sends nothing more and closes the connection (the client reads EOF).
+
+    Example:
+        >>> ExpectClosed().match(b"", True)
+        Matched(consumed=0, value=None)
+        >>> ExpectClosed().match(b"bye", True)
+        Mismatch(expected='EOF', received="b'bye' then EOF")
+    """
 
     def apply(self, client: ScriptClient) -> Any:
         return client.expect_closed()

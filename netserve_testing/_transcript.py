@@ -24,6 +24,12 @@ class TranscriptEntry:
         prefix: One of ``">>>"`` (client to handler), ``"<<<"`` (handler to
             client), ``"---"`` (an event) or ``"!!!"`` (a mismatch).
         text: What happened: ``repr()`` of the bytes, or a description.
+
+    Example:
+        >>> t = Transcript()
+        >>> t.inbound(b"hi")
+        >>> t.entries
+        [TranscriptEntry(prefix='>>>', text="b'hi'")]
     """
 
     prefix: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 import socketserver
 import subprocess
 import sys
@@ -77,6 +78,23 @@ def test_public_name_is_importable_and_documented(name: str) -> None:
     obj = getattr(netserve, name)
     assert inspect.getdoc(obj), f"netserve.{name} has no docstring"
     assert obj.__module__.startswith("netserve"), obj.__module__
+
+
+def _has_example(doc: str) -> bool:
+    # A Google-style "Example:" (or "Examples:") section with at least one doctest line.
+    section = re.search(r"^Examples?:$(.*)", doc, re.MULTILINE | re.DOTALL)
+    return section is not None and ">>> " in section.group(1)
+
+
+@pytest.mark.parametrize("name", netserve.__all__)
+def test_public_name_has_an_example(name: str) -> None:
+    # The class's own docstring, not one inherited; the examples run in test_docstrings.py.
+    obj = getattr(netserve, name)
+    if inspect.isclass(obj):
+        doc = inspect.cleandoc(vars(obj).get("__doc__") or "")
+    else:
+        doc = inspect.getdoc(obj) or ""
+    assert _has_example(doc), f"netserve.{name} has no 'Example:' section with doctest lines"
 
 
 @pytest.mark.parametrize("name", SOCKETSERVER_313_ALL + NETSERVE_EXTRA)

@@ -53,6 +53,15 @@ FIXTURES = ["netserve", "server_kind", "netserve_faker"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
+#: The public names that can hold a docstring, and so an example: constants and type
+#: aliases are documented by a comment where they are defined.
+PUBLIC_CLASSES_AND_FUNCTIONS = [
+    name
+    for name in netserve_testing.__all__
+    if inspect.isclass(getattr(netserve_testing, name))
+    or inspect.isfunction(getattr(netserve_testing, name))
+]
+
 
 def _isort_key(name: str) -> Tuple[int, List[Union[int, str]]]:
     # The order ruff's RUF022 keeps __all__ in: CONSTANTS, then Classes, then functions,
@@ -87,6 +96,12 @@ def _own_docstring(value: object) -> str:
     return inspect.cleandoc(doc)
 
 
+def _has_example(doc: str) -> bool:
+    # A Google-style "Example:" (or "Examples:") section with at least one doctest line.
+    section = re.search(r"^Examples?:$(.*)", doc, re.MULTILINE | re.DOTALL)
+    return section is not None and ">>> " in section.group(1)
+
+
 def test_all_is_sorted_without_duplicates() -> None:
     names = netserve_testing.__all__
     assert len(names) == len(set(names)), "duplicates in netserve_testing.__all__"
@@ -101,6 +116,15 @@ def test_public_name_is_importable_and_documented(name: str) -> None:
         assert _own_docstring(value), f"netserve_testing.{name} has no docstring"
     else:  # constants and type aliases: documented where they are defined
         assert name.isupper() or name[0].isupper(), f"{name}: neither a CONSTANT nor an Alias"
+
+
+@pytest.mark.parametrize("name", PUBLIC_CLASSES_AND_FUNCTIONS)
+def test_public_class_or_function_has_an_example(name: str) -> None:
+    # The examples run in test_fakes_docs.py.
+    value = getattr(netserve_testing, name)
+    assert _has_example(_own_docstring(value)), (
+        f"netserve_testing.{name} has no 'Example:' section with doctest lines"
+    )
 
 
 def test_star_import_gives_exactly_all() -> None:

@@ -1,9 +1,12 @@
-"""The examples in the fakes' docstrings run, and every public name of ours is documented."""
+"""The examples in the docstrings run, and every public name of ours is documented."""
 
 from __future__ import annotations
 
 import doctest
 import importlib
+import inspect
+import io
+import sys
 
 import pytest
 
@@ -42,6 +45,15 @@ OUR_NAMES = [
 ]
 
 
+#: Every public class and function: their examples (methods' included) must run.
+PUBLIC_CLASSES_AND_FUNCTIONS = [
+    name
+    for name in netserve_testing.__all__
+    if inspect.isclass(getattr(netserve_testing, name))
+    or inspect.isfunction(getattr(netserve_testing, name))
+]
+
+
 @pytest.mark.parametrize("name", MODULES)
 def test_fakes_docstring_examples_run(name: str) -> None:
     module = importlib.import_module(name)
@@ -56,3 +68,19 @@ def test_fakes_public_names_have_docstring_examples(name: str) -> None:
     assert name in netserve_testing.__all__
     assert obj.__doc__
     assert "Example" in obj.__doc__
+
+
+@pytest.mark.parametrize("name", PUBLIC_CLASSES_AND_FUNCTIONS)
+def test_public_name_docstring_examples_run(name: str) -> None:
+    # The examples of the object and of its methods, with the globals of the module that
+    # defines it (as doctest.testmod gives them). Examples marked +SKIP need a running
+    # server and are only counted.
+    obj = getattr(netserve_testing, name)
+    module = sys.modules[obj.__module__]
+    tests = doctest.DocTestFinder().find(obj, name, module=module)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    report = io.StringIO()
+    for test in tests:
+        runner.run(test, out=report.write)
+    assert sum(len(test.examples) for test in tests) > 0, f"netserve_testing.{name}: no examples"
+    assert runner.failures == 0, report.getvalue()
