@@ -19,7 +19,13 @@ Example:
 
 from __future__ import annotations
 
-from ._errors import AddressError, AddressTypeError, NetserveError, ShutdownDeadlockError
+from ._errors import (
+    AddressError,
+    AddressTypeError,
+    NetserveError,
+    PortOutOfRangeError,
+    ShutdownDeadlockError,
+)
 from ._handlers import BaseRequestHandler, DatagramRequestHandler, StreamRequestHandler
 from ._mixins import ForkingMixIn, ThreadingMixIn, ThreadPoolMixIn
 from ._predefined import (
@@ -52,6 +58,7 @@ __all__ = [
     "ForkingUnixDatagramServer",
     "ForkingUnixStreamServer",
     "NetserveError",
+    "PortOutOfRangeError",
     "ShutdownDeadlockError",
     "StreamRequestHandler",
     "TCPServer",

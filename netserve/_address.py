@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import operator
 import os
 import socket
 import sys
 from typing import Any, Tuple
 
-from ._errors import AddressError, AddressTypeError
+from ._errors import AddressError, AddressTypeError, PortOutOfRangeError
 
 # Size of ``sockaddr_un.sun_path``: 108 on Linux, 104 on macOS and the BSDs.
 SUN_PATH_SIZE = 108 if sys.platform.startswith("linux") else 104
@@ -18,13 +19,24 @@ _IP_FAMILIES = (socket.AF_INET, socket.AF_INET6)
 _AF_UNIX = getattr(socket, "AF_UNIX", None)
 
 
-def _check_port(port: object, address: object) -> None:
-    if isinstance(port, bool) or not isinstance(port, int):
+def _check_integer(value: object, what: str, address: object) -> int:
+    # Like the socket module: any integer (operator.index) but bool, which in an
+    # address is always a mistake.
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        return operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
         raise AddressTypeError(
-            f"port must be an int, not {type(port).__name__}: {port!r} in address {address!r}"
-        )
-    if not 0 <= port <= 65535:
-        raise AddressError(f"port {port} is out of range 0-65535 in address {address!r}")
+            f"{what} must be an int, not {type(value).__name__}: {value!r} in address {address!r}"
+        ) from None
+
+
+def _check_port(port: object, address: object) -> int:
+    number = _check_integer(port, "port", address)
+    if not 0 <= number <= 65535:
+        raise PortOutOfRangeError(f"port {number} is out of range 0-65535 in address {address!r}")
+    return number
 
 
 def _is_ipv6_literal(host: object) -> bool:
@@ -36,8 +48,9 @@ def _is_ipv6_literal(host: object) -> bool:
 def check_ip_address(family: int, address: object) -> Tuple[int, Tuple[Any, ...]]:
     """Validate an IP server address; return the family it needs and the address.
 
-    The family follows the address: an IPv6 literal (``"::1"``) or a 4-tuple
-    selects ``AF_INET6`` even when the class says ``AF_INET``.
+    The family follows the address: an IPv6 literal host (``"::1"``) selects
+    ``AF_INET6`` even when the class says ``AF_INET``. Ports, flowinfo and
+    scope ids may be any integer type (``operator.index``), as for ``socket``.
     """
     if not isinstance(address, tuple):
         raise AddressTypeError(
@@ -50,21 +63,21 @@ def check_ip_address(family: int, address: object) -> Tuple[int, Tuple[Any, ...]
             f"an IP server address has 2 to 4 items (host, port[, flowinfo, scope_id]), "
             f"not {len(address)}: {address!r}"
         )
-    host, port = address[0], address[1]
+    host = address[0]
     if not isinstance(host, (str, bytes, bytearray)):
         raise AddressTypeError(
-            f"host must be a str, not {type(host).__name__}: {host!r} in address {address!r}"
+            f"host must be str or bytes, not {type(host).__name__}: {host!r} in address {address!r}"
         )
-    _check_port(port, address)
-    for extra in address[2:]:
-        if isinstance(extra, bool) or not isinstance(extra, int):
-            raise AddressTypeError(
-                f"flowinfo and scope_id must be ints, not {type(extra).__name__}: "
-                f"{extra!r} in address {address!r}"
-            )
-    if family == socket.AF_INET and (len(address) > 2 or _is_ipv6_literal(host)):
+    port = _check_port(address[1], address)
+    extras = tuple(_check_integer(extra, "flowinfo and scope_id", address) for extra in address[2:])
+    if _is_ipv6_literal(host):
         family = socket.AF_INET6
-    return family, address
+    if family == socket.AF_INET and extras:
+        # The socket module says the same for AF_INET: "address must be a pair".
+        raise AddressTypeError(
+            f"an IPv4 server address is a (host, port) pair, not {len(address)} items: {address!r}"
+        )
+    return family, (host, port, *extras)
 
 
 def check_unix_address(address: object) -> Any:
@@ -73,7 +86,7 @@ def check_unix_address(address: object) -> Any:
     A leading NUL byte names a Linux abstract socket, which has no file and may
     use the whole ``sun_path``; a filesystem path needs room for its NUL.
     """
-    if isinstance(address, bytearray):
+    if isinstance(address, (bytearray, memoryview)):
         address = bytes(address)
     if not isinstance(address, (str, bytes, os.PathLike)):
         raise AddressTypeError(

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-__all__ = ["AddressError", "AddressTypeError", "NetserveError", "ShutdownDeadlockError"]
+__all__ = [
+    "AddressError",
+    "AddressTypeError",
+    "NetserveError",
+    "PortOutOfRangeError",
+    "ShutdownDeadlockError",
+]
 
 
 class NetserveError(Exception):
@@ -34,8 +40,9 @@ class ShutdownDeadlockError(NetserveError, RuntimeError):
 class AddressError(NetserveError, ValueError):
     """A server address has the right type but a bad value.
 
-    Raised for a port out of range, a Unix socket path longer than the
-    platform allows, or a malformed address tuple.
+    Raised for a port out of range (:class:`PortOutOfRangeError`) or a Unix
+    socket path longer than the platform allows. A tuple of the wrong shape is
+    an :class:`AddressTypeError`, as the socket module makes it a ``TypeError``.
 
     Example:
         >>> import netserve
@@ -44,6 +51,22 @@ class AddressError(NetserveError, ValueError):
         ... except netserve.AddressError as exc:
         ...     print(exc)
         port 70000 is out of range 0-65535 in address ('127.0.0.1', 70000)
+    """
+
+
+class PortOutOfRangeError(AddressError, OverflowError):
+    """A port outside 0-65535.
+
+    Also an :class:`OverflowError`, which is what the socket module raises for
+    it, so ``except OverflowError:`` written for ``socketserver`` still works.
+
+    Example:
+        >>> import netserve
+        >>> try:
+        ...     netserve.UDPServer(("127.0.0.1", -1), netserve.BaseRequestHandler)
+        ... except OverflowError as exc:
+        ...     print(type(exc).__name__, exc)
+        PortOutOfRangeError port -1 is out of range 0-65535 in address ('127.0.0.1', -1)
     """
 
 

@@ -1,7 +1,8 @@
 """Concurrency mix-ins: one thread per request, a bounded thread pool, one process per request.
 
 Each overrides only ``process_request`` and ``server_close`` (plus the
-reaping hooks of :class:`ForkingMixIn`), as ``socketserver``'s do. Put the
+reaping hooks of :class:`ForkingMixIn`, and a constructor that checks
+:attr:`ThreadPoolMixIn.max_workers`), as ``socketserver``'s do. Put the
 mix-in first: ``class Server(ThreadingMixIn, TCPServer)``.
 """
 
@@ -47,10 +48,6 @@ class _ThreadRegistry:
     def discard(self, thread: threading.Thread) -> None:
         with self._lock:
             self._threads.discard(thread)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._threads)
 
     def join(self) -> None:
         while True:
@@ -106,7 +103,11 @@ class ThreadingMixIn:
         )
         if self.block_on_close and not self.daemon_threads:
             registry.add(thread)
-        thread.start()
+        try:
+            thread.start()
+        except BaseException:
+            registry.discard(thread)  # Never started: server_close() must not join it.
+            raise
 
     def server_close(self) -> None:
         """Close the server, then wait for non-daemon handler threads if :attr:`block_on_close`."""
@@ -272,6 +273,9 @@ class ForkingMixIn:
         # In the child: never return into the parent's loop, whatever happens.
         status = 1
         try:
+            forget_parent_loop = getattr(self, "_forget_parent_loop", None)
+            if forget_parent_loop is not None:
+                forget_parent_loop()
             self.finish_request(request, client_address)  # type: ignore[attr-defined]
             status = 0
         except Exception:

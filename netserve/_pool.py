@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import queue
+import sys
 import threading
 import weakref
 from typing import Any, Callable, List, Optional, Tuple
@@ -63,11 +64,6 @@ class WorkerPool:
         if not _track(self):
             self._daemon = True  # Without the exit hook, only daemon workers cannot hang exit.
 
-    @property
-    def size(self) -> int:
-        """How many worker threads have been started."""
-        return len(self._workers)
-
     def submit(self, request: Any, client_address: Any) -> None:
         """Queue a request; start a worker if none is idle and the bound allows."""
         with self._lock:
@@ -90,7 +86,21 @@ class WorkerPool:
             item = self._queue.get()
             if item is None:
                 return
-            self._work(*item)
+            try:
+                self._work(*item)
+            except SystemExit:
+                pass  # Ends a request thread silently, as in ThreadingMixIn; the worker lives.
+            except BaseException:
+                # What would end a request thread of ThreadingMixIn (a handle_error that
+                # re-raises, a failing shutdown_request) is reported the same way, and
+                # the worker goes on: a dead worker would shrink the pool for good.
+                exc_type, exc_value, exc_traceback = sys.exc_info()
+                threading.excepthook(
+                    threading.ExceptHookArgs(
+                        (exc_type, exc_value, exc_traceback, threading.current_thread())
+                    )
+                )
+                del exc_type, exc_value, exc_traceback
             del item  # Drop the request before waiting for the next one.
             self._idle.release()
 

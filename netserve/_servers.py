@@ -36,6 +36,36 @@ _Selector: Callable[[], selectors.BaseSelector] = getattr(
 )
 
 
+class _Wakeup:
+    """A self-pipe that wakes ``serve_forever()``; only its creating process writes to it.
+
+    A forked child inherits the pipe: its writes would wake the parent's loop for
+    a shutdown the parent never sees, so they are refused, and the loop drains
+    whatever arrives so a stray byte cannot make ``select()`` spin.
+    """
+
+    def __init__(self) -> None:
+        self.read_fd, self._write_fd = os.pipe()
+        os.set_blocking(self.read_fd, False)
+        os.set_blocking(self._write_fd, False)
+        self._pid = os.getpid()
+
+    def wake(self) -> None:
+        if os.getpid() == self._pid:
+            # A full pipe means wake-ups are pending already.
+            with contextlib.suppress(BlockingIOError):
+                os.write(self._write_fd, b"\0")
+
+    def drain(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            while os.read(self.read_fd, 4096):
+                pass
+
+    def close(self) -> None:
+        os.close(self.read_fd)
+        os.close(self._write_fd)
+
+
 class BaseServer:
     """The base of every server: the request loop and its override points.
 
@@ -85,14 +115,13 @@ class BaseServer:
         """Store the address and the handler class; subclasses create the socket."""
         self.server_address: Any = server_address
         self.RequestHandlerClass = RequestHandlerClass
-        # Invariant: _serving_thread is not None exactly while serve_forever() runs;
-        # _wakeup_fd is its pipe's write end then, else -1. Both change under _state_lock.
-        # The lock is re-entrant because request_shutdown() may run in a signal handler
-        # that interrupts the serving thread inside one of these critical sections; they
-        # are ordered so that _wakeup_fd is always either -1 or an open pipe.
+        # Invariant: _serving_thread is not None exactly while serve_forever() runs, and
+        # _wakeup is then its open wake-up channel (else None). Both change under
+        # _state_lock, which is re-entrant because request_shutdown() may run in a signal
+        # handler that interrupts the serving thread inside one of these sections.
         self._state_lock = threading.RLock()
         self._serving_thread: Optional[int] = None
-        self._wakeup_fd = -1
+        self._wakeup: Optional[_Wakeup] = None
         self._shutdown_requested = False
         self._stopped = threading.Event()
         self._stopped.set()
@@ -109,26 +138,29 @@ class BaseServer:
         Raises:
             RuntimeError: If ``serve_forever()`` is already running on this server.
         """
-        wakeup_read = self._start_serving()
-        if wakeup_read < 0:
-            return
         try:
+            wakeup = self._start_serving()
+            if wakeup is None:
+                return
             with _Selector() as selector:
                 selector.register(self, selectors.EVENT_READ)
-                selector.register(wakeup_read, selectors.EVENT_READ)
+                selector.register(wakeup.read_fd, selectors.EVENT_READ)
                 while not self._shutdown_requested:
                     ready = selector.select(poll_interval)
                     # shutdown() during select() wins over a request that arrived with it.
                     if self._shutdown_requested:
                         break
-                    if any(key.fileobj is self for key, _ in ready):
-                        self._handle_request_noblock()
+                    for key, _ in ready:
+                        if key.fileobj is self:
+                            self._handle_request_noblock()
+                        else:
+                            wakeup.drain()
                     self.service_actions()
         finally:
-            self._stop_serving(wakeup_read)
+            self._stop_serving()
 
-    def _start_serving(self) -> int:
-        # Returns the wake-up pipe's read end, or -1 if a shutdown was already requested.
+    def _start_serving(self) -> Optional[_Wakeup]:
+        # Returns the loop's wake-up channel, or None if a shutdown was already requested.
         with self._state_lock:
             if self._serving_thread is not None:
                 raise RuntimeError(
@@ -137,29 +169,38 @@ class BaseServer:
                 )
             if self._shutdown_requested:
                 self._shutdown_requested = False
-                return -1
-            read_fd, write_fd = os.pipe()
-            os.set_blocking(write_fd, False)
-            self._wakeup_fd = write_fd
-            self._serving_thread = threading.get_ident()
+                return None
             self._stopped.clear()
-            return read_fd
+            self._serving_thread = threading.get_ident()
+            self._wakeup = _Wakeup()
+            return self._wakeup
 
-    def _stop_serving(self, wakeup_read: int) -> None:
+    def _stop_serving(self) -> None:
+        # Runs in serve_forever()'s finally, whatever stage it reached: it cleans up only
+        # what this thread started (not another thread's loop, after "already running").
         with self._state_lock:
-            wakeup_write, self._wakeup_fd = self._wakeup_fd, -1
-            os.close(wakeup_write)
-            os.close(wakeup_read)
+            if self._serving_thread not in (None, threading.get_ident()):
+                return
+            wakeup, self._wakeup = self._wakeup, None
+            if wakeup is not None:
+                wakeup.close()
             self._serving_thread = None
             self._shutdown_requested = False
             self._stopped.set()
+
+    def _forget_parent_loop(self) -> None:
+        # In a forked child: the parent's wake-up pipe is not this process's to use.
+        wakeup, self._wakeup = self._wakeup, None
+        if wakeup is not None:
+            wakeup.close()
 
     def request_shutdown(self) -> None:
         """Ask ``serve_forever()`` to stop, and return at once without waiting.
 
         Safe from any thread, including a handler of a synchronous server and
         a signal handler. If ``serve_forever()`` is not running yet, the next
-        call to it returns immediately.
+        call to it returns immediately. In a forked child (a ``ForkingMixIn``
+        handler) it only affects the child's copy of the server.
 
         Example:
             >>> import netserve
@@ -173,10 +214,8 @@ class BaseServer:
         """
         with self._state_lock:
             self._shutdown_requested = True
-            if self._wakeup_fd >= 0:
-                # A full pipe means wake-ups are pending already.
-                with contextlib.suppress(BlockingIOError):
-                    os.write(self._wakeup_fd, b"\0")
+            if self._wakeup is not None:
+                self._wakeup.wake()
 
     def shutdown(self) -> None:
         """Stop ``serve_forever()`` and wait until it has returned.
@@ -385,6 +424,7 @@ class TCPServer(BaseServer):
         path = self.server_address
         if not path or os.fsencode(path).startswith(b"\0"):
             return  # Autobind or an abstract name: there is no file.
+        path = os.path.abspath(path)  # The working directory may change before close.
         try:
             stat = os.stat(path)
         except OSError:
@@ -412,7 +452,13 @@ class TCPServer(BaseServer):
         self.socket.listen(self.request_queue_size)
 
     def server_close(self) -> None:
-        """Close the listening socket, and remove the Unix socket file it created."""
+        """Close the listening socket, and remove the Unix socket file it created.
+
+        If ``serve_forever()`` is running, it is asked to stop (without waiting),
+        since it has nothing left to wait on.
+        """
+        if self._serving_thread is not None:
+            self.request_shutdown()
         self.socket.close()
         self._remove_socket_file()
 
@@ -460,7 +506,6 @@ class UDPServer(TCPServer):
         b'HI'
     """
 
-    allow_reuse_address = False
     socket_type = socket.SOCK_DGRAM
     max_packet_size: int = 8192
 

@@ -47,6 +47,7 @@ NETSERVE_EXTRA = [
     "ShutdownDeadlockError",
     "AddressError",
     "AddressTypeError",
+    "PortOutOfRangeError",
 ]
 
 #: (predefined class, its mix-in, its base server) for every predefined combination.
@@ -126,6 +127,8 @@ def test_exception_hierarchy() -> None:
     assert issubclass(netserve.AddressError, ValueError)
     assert issubclass(netserve.AddressTypeError, netserve.NetserveError)
     assert issubclass(netserve.AddressTypeError, TypeError)
+    assert issubclass(netserve.PortOutOfRangeError, netserve.AddressError)
+    assert issubclass(netserve.PortOutOfRangeError, OverflowError)
 
 
 def test_server_class_hierarchy_follows_the_documented_diagram() -> None:
