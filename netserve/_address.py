@@ -126,7 +126,11 @@ def check_server_address(family: int, address: object) -> Tuple[int, Any]:
 
 
 def describe_bind_error(exc: OSError, address: object) -> OSError:
-    """Return ``exc`` re-made with the address in its message, same class and errno."""
+    """Return ``exc`` re-made to name the address, same class, errno and ``strerror``.
+
+    The address goes where ``OSError`` shows a file name:
+    ``[Errno 98] Address already in use: ('127.0.0.1', 8000)``.
+    """
     if exc.errno is None:
         return exc
-    return type(exc)(exc.errno, f"{exc.strerror} (binding to {address!r})")
+    return type(exc)(exc.errno, exc.strerror, address)

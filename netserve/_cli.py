@@ -105,10 +105,13 @@ def parse_host_port(value: str) -> tuple[str, int]:
         ('127.0.0.1', 9999)
     """
     host, colon, port_text = value.rpartition(":")
-    if not colon:
+    if value.startswith("["):
+        host, bracket, rest = value[1:].partition("]")
+        if not bracket or not rest.startswith(":"):
+            raise argparse.ArgumentTypeError(f"expected [IPV6]:PORT, got {value!r}")
+        port_text = rest[1:]
+    elif not colon:
         host, port_text = DEFAULT_HOST, value
-    elif host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
     elif ":" in host:
         raise argparse.ArgumentTypeError(
             f"put an ipv6 host in brackets, as in [::1]:{port_text}: {value!r}"
@@ -435,8 +438,17 @@ class _SignalStopper:
     def __init__(self, server: BaseServer) -> None:
         self.server = server
         self.received: Optional[str] = None
+        self._pid = os.getpid()
 
     def __call__(self, signum: int, frame: Optional[FrameType]) -> None:
+        if os.getpid() != self._pid:
+            # A --forking child inherited this handler. SIGTERM sent to it ends it as by
+            # default; SIGINT, which a terminal sends to the whole group, is the parent's
+            # to act on, and the child's running request is left to finish.
+            if signum == signal.SIGTERM:
+                signal.signal(signum, signal.SIG_DFL)
+                os.kill(os.getpid(), signum)
+            return
         if self.received is not None:
             raise KeyboardInterrupt
         self.received = signal.Signals(signum).name
