@@ -46,6 +46,12 @@ HANDLERS_MODULE = textwrap.dedent(
             line = self.rfile.readline()
             self.wfile.write(line.upper())
 
+    class ReadyPid(socketserver.StreamRequestHandler):
+        def handle(self):
+            import os
+            self.wfile.write(b"%d\\n" % os.getpid())
+            self.rfile.readline()
+
     class Failing(socketserver.BaseRequestHandler):
         def handle(self):
             raise ValueError("boom from the handler")
@@ -330,6 +336,23 @@ def test_cli_second_signal_exits_without_waiting(
     process.expect("stdout", r"^netserve: stopped after 1 request without waiting")
 
 
+def test_cli_forked_child_ends_on_SIGTERM_and_the_parent_keeps_serving(
+    run_cli: Callable[..., CliProcess], handlers_dir: Path
+) -> None:
+    spec = _custom(handlers_dir, "ReadyPid")
+    process = run_cli(spec, "--tcp", "127.0.0.1:0", "--forking", pythonpath=handlers_dir.parent)
+    port = process.serving().port
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
+        child = int(sock.makefile("rb").readline())
+        assert child != process.proc.pid
+        os.kill(child, signal.SIGTERM)  # the child must not take it for the parent's stop
+        assert _recv_until_eof(sock) == b""
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
+        assert int(sock.makefile("rb").readline()) != child
+    process.proc.send_signal(signal.SIGTERM)
+    assert process.wait() == 0, process.output()
+
+
 def test_cli_logs_handler_errors_and_keeps_serving(
     run_cli: Callable[..., CliProcess], handlers_dir: Path
 ) -> None:
@@ -433,6 +456,7 @@ def test_cli_usage_error_is_not_a_traceback(run_cli: Callable[..., CliProcess]) 
         (["netserve:NoSuchHandler"], "module 'netserve' has no attribute 'NoSuchHandler'"),
         (["socketserver:TCPServer"], "'socketserver:TCPServer' is not a request handler class"),
         (["json:loads"], "'json:loads' is a function, not a request handler class"),
+        (["--tcp", "[::1]"], "expected [IPV6]:PORT, got '[::1]'"),
     ],
 )
 def test_cli_usage_errors_name_the_value(
