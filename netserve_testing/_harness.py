@@ -142,6 +142,7 @@ class ServerHandle(ChecksOnExit):
         forking = hasattr(server_class, "collect_children")
         self._recorder = Recorder(f"{server_class.__name__} at {self.address!r}", forking)
         self.server._netserve_recorder = self._recorder
+        self._recorder.start()
         if poll_interval is None:
             poll_interval = 0.5 if _is_netserve_class(server_class) else STDLIB_POLL_INTERVAL
         self._thread = threading.Thread(
@@ -209,14 +210,12 @@ class ServerHandle(ChecksOnExit):
     @property
     def errors(self) -> HandlerErrors:
         """Handler errors so far (from threads and forked children alike)."""
-        self._recorder.drain()
         with self._recorder.cond:
             return HandlerErrors(list(self._recorder.errors))
 
     @property
     def requests(self) -> List[RequestRecord]:
         """Requests processed so far, in the order they ended."""
-        self._recorder.drain()
         with self._recorder.cond:
             return list(self._recorder.requests)
 
@@ -295,8 +294,8 @@ class ServerHandle(ChecksOnExit):
         finally:
             self._join_handler_threads(deadline)
             self._reap_children()
+            self._close_recorder()
             errors = self._recorder.take_unhandled()
-            self._recorder.close()
             if self._socket_file is not None:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self._socket_file)
@@ -355,9 +354,7 @@ class ServerHandle(ChecksOnExit):
         pids = self._children()
         if not pids:
             return
-        channel = self._recorder.channel
-        wake = channel[0] if channel is not None else None
-        stuck = wait_for_children(pids, deadline, wake, self._recorder.drain)
+        stuck = wait_for_children(pids, deadline)
         for pid in sorted(stuck):
             self._leaks.append(
                 f"child process {pid} still running {self.teardown_timeout:g} s after "
@@ -394,6 +391,15 @@ class ServerHandle(ChecksOnExit):
             )
         elif failures:
             raise failures[0]
+
+    def _close_recorder(self) -> None:
+        # After the children are gone: every record they sent is stored, then the reader ends.
+        reader = self._recorder.close()
+        if reader is not None:
+            self.reported_threads.add(reader)
+            self._leaks.append(
+                f"records reader of {self._recorder.description} did not end: {reader!r}"
+            )
 
     def _reap_children(self) -> None:
         for pid in self._children():

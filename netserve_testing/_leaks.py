@@ -17,7 +17,7 @@ import signal
 import tempfile
 import threading
 import time
-from typing import Any, Callable, Collection, Dict, List, Optional, Set
+from typing import Callable, Collection, Dict, List, Optional, Set
 
 __all__ = [
     "LeakCheck",
@@ -146,16 +146,12 @@ def running_children(pids: Collection[int]) -> Set[int]:
     return running
 
 
-def wait_for_children(
-    pids: Collection[int], deadline: float, wake: Optional[Any], drain: Callable[[], None]
-) -> Set[int]:
+def wait_for_children(pids: Collection[int], deadline: float) -> Set[int]:
     """Wait until every child in ``pids`` exits or ``deadline``; return those still running.
 
     Args:
         pids: Children of this process, unreaped.
         deadline: A ``time.monotonic()`` value.
-        wake: A socket that becomes readable when a child sends a record, or ``None``.
-        drain: Reads those records (a child may be blocked sending one).
     """
     pidfd_open: Optional[Callable[[int], int]] = getattr(os, "pidfd_open", None)
     watched: Dict[int, int] = {}
@@ -170,15 +166,13 @@ def wait_for_children(
                 continue
             except OSError:
                 unwatched.add(pid)
-        extra = [wake] if wake is not None else []
         while watched or unwatched:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
             if unwatched:
                 remaining = min(remaining, _CHILD_CHECK_INTERVAL)
-            ready, _, _ = select.select([*watched, *extra], [], [], remaining)
-            drain()
+            ready, _, _ = select.select(list(watched), [], [], remaining)
             for fd in ready:
                 if fd in watched:
                     os.close(fd)

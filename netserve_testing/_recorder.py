@@ -4,15 +4,17 @@
 :class:`_Instrumented` in front: it records each request and each exception in
 a :class:`Recorder`. In the test process records are stored under a condition
 (so a test waits on it, never sleeps); a forked child pickles its records to
-the test process over a datagram socket pair made before serving.
+the test process over a datagram socket pair made before serving, where a
+reader thread stores them as they come (so no child ever waits for the test to
+read, however many requests it makes), until :meth:`Recorder.close`.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
-import select
 import socket
+import struct
 import sys
 import threading
 import time
@@ -22,8 +24,18 @@ from ._records import HandlerError, RequestRecord
 
 __all__ = ["Recorder", "instrument"]
 
-_WAKE = b"w"
 _Item = Union[RequestRecord, HandlerError]
+
+# A record goes over the channel in datagrams of at most _CHUNK bytes of pickle (a
+# datagram is limited to about the socket's send buffer), each behind a header:
+# sender pid, sender thread id, whether more chunks follow. Datagrams from one
+# sender arrive in order, so the reader joins chunks per sender.
+_HEADER = struct.Struct("!iQ?")
+_CHUNK = 32 * 1024
+# What Recorder.close() sends the reader after the last child record: no pickle is this.
+_STOP = b"stop"
+# Seconds close() waits for the reader thread to store what is left in the channel.
+_READER_JOIN_TIMEOUT = 5.0
 
 
 class Recorder:
@@ -45,28 +57,45 @@ class Recorder:
         self.child_pids: Set[int] = set()
         self.local = threading.local()
         self.channel: Optional[Tuple[socket.socket, socket.socket]] = None
+        #: Stores what forked children send, from start() until close().
+        self.reader: Optional[threading.Thread] = None
         if forking:
             self.channel = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
-            self.channel[0].setblocking(False)
+            self.reader = threading.Thread(
+                target=self._read,
+                args=(self.channel[0],),
+                name=f"netserve records of {description}",
+                daemon=True,
+            )
+
+    def start(self) -> None:
+        # Starts the reader before any child can fork (and so send).
+        if self.reader is not None:
+            self.reader.start()
 
     @property
     def in_parent(self) -> bool:
         return os.getpid() == self.parent_pid
 
     def publish(self, item: _Item) -> None:
-        if not self.in_parent:
-            assert self.channel is not None
-            error = item.error if isinstance(item, RequestRecord) else item
-            if error is not None and error.exception is not None:
-                try:  # the test process must be able to rebuild it, or it gets the text only
-                    pickle.loads(pickle.dumps(error.exception))
-                except Exception:  # noqa: BLE001 - any failure to rebuild means text only
-                    error.exception = None
-            self.channel[1].send(pickle.dumps(item))
+        if self.in_parent:
+            self._store(item)
             return
-        self._store(item)
-        if self.channel is not None:
-            self.channel[1].send(_WAKE)  # wakes a waiter selecting on the channel
+        assert self.channel is not None
+        # The reading end is the test process's: without it here, a child whose test
+        # process died gets an error instead of waiting forever for a reader.
+        self.channel[0].close()
+        error = item.error if isinstance(item, RequestRecord) else item
+        if error is not None and error.exception is not None:
+            try:  # the test process must be able to rebuild it, or it gets the text only
+                pickle.loads(pickle.dumps(error.exception))
+            except Exception:  # noqa: BLE001 - any failure to rebuild means text only
+                error.exception = None
+        data = pickle.dumps(item)
+        sender = (os.getpid(), threading.get_ident())
+        for start in range(0, len(data), _CHUNK):
+            more = start + _CHUNK < len(data)
+            self.channel[1].send(_HEADER.pack(*sender, more) + data[start : start + _CHUNK])
 
     def _store(self, item: _Item) -> None:
         with self.cond:
@@ -80,31 +109,31 @@ class Recorder:
                 self.errors.append(item)
             self.cond.notify_all()
 
-    def drain(self) -> None:
-        if self.channel is None:
-            return
+    def _read(self, channel: socket.socket) -> None:
+        # The reader thread: blocks on the channel, stores each whole record, ends on _STOP.
+        parts: Dict[Tuple[int, int], List[bytes]] = {}
+        limit = max(_CHUNK + _HEADER.size, 1 << 16)
         while True:
-            try:
-                data = self.channel[0].recv(1 << 20)
-            except BlockingIOError:
+            data = channel.recv(limit)
+            if data == _STOP:
                 return
-            if data != _WAKE:
-                self._store(pickle.loads(data))
+            pid, ident, more = _HEADER.unpack_from(data)
+            chunks = parts.setdefault((pid, ident), [])
+            chunks.append(data[_HEADER.size :])
+            if more:
+                continue
+            del parts[(pid, ident)]
+            try:
+                item = pickle.loads(b"".join(chunks))
+            except Exception as exc:  # noqa: BLE001 - reported as the child's error
+                item = HandlerError.capture(
+                    exc, None, f"a record from child {pid} of {self.description}"
+                )
+            self._store(item)
 
     def wait(self, count: int, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while True:
-            self.drain()
-            with self.cond:
-                if len(self.requests) >= count:
-                    return True
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                if self.channel is None:
-                    self.cond.wait(remaining)
-                    continue
-            select.select([self.channel[0]], [], [], remaining)
+        with self.cond:
+            return self.cond.wait_for(lambda: len(self.requests) >= count, timeout)
 
     def wait_idle(self, deadline: float) -> bool:
         # Waits until every accepted request has left finish_request(); False on the deadline.
@@ -114,20 +143,35 @@ class Recorder:
             return self.pending <= 0
 
     def take_unhandled(self) -> List[HandlerError]:
-        self.drain()
         with self.cond:
             errors = [e for e in self.errors if not e.handled and not e.reported]
             for error in errors:
                 error.reported = True
         return errors
 
-    def close(self) -> None:
-        # Records stay readable after close: the last ones are drained first.
-        if self.channel is not None:
-            self.drain()
-            channel, self.channel = self.channel, None
-            for end in channel:
-                end.close()
+    def close(self) -> Optional[threading.Thread]:
+        # Stores every record already sent, then ends the reader and closes the channel;
+        # records stay readable after. Call it once the children are gone: a record
+        # sent after it is lost. Returns the reader if it did not end (channel left open).
+        if self.channel is None:
+            return None
+        channel = self.channel
+        reader = self.reader
+        if reader is not None and reader.is_alive():
+            # Blocks only while the channel is full, which the reader empties. (The
+            # children, which share this end's blocking mode, are gone by now.)
+            channel[1].settimeout(_READER_JOIN_TIMEOUT)
+            try:
+                channel[1].send(_STOP)
+            except OSError:
+                return reader
+            reader.join(_READER_JOIN_TIMEOUT)
+            if reader.is_alive():
+                return reader
+        self.channel = None
+        for end in channel:
+            end.close()
+        return None
 
 
 class _Instrumented:

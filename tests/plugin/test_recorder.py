@@ -1,0 +1,79 @@
+"""Records of forked children reach the test process at once, however many and however large."""
+
+from __future__ import annotations
+
+import socketserver
+import threading
+import time
+
+import pytest
+
+from netserve_testing import ServerFactory
+
+
+class Echo(socketserver.StreamRequestHandler):
+    def handle(self) -> None:
+        self.wfile.write(self.rfile.readline())
+
+
+class DatagramEcho(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        data, sock = self.request
+        sock.sendto(data, self.client_address)
+
+
+def _record_readers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("netserve records of ")]
+
+
+@pytest.mark.parametrize("kind", ["tcp-forking", "unix_dgram-forking"])
+def test_ServerHandle_forking_server_serves_hundreds_of_requests_without_waits(kind):
+    # Each forked child sends its record to the test process; with nobody reading
+    # them until a wait or teardown, children blocked in send() and never exited.
+    started = time.monotonic()
+    factory = ServerFactory(client_timeout=2, teardown_timeout=2)
+    try:
+        server = factory.serve(Echo if kind.startswith("tcp") else DatagramEcho, kind)
+        for i in range(300):
+            client = server.connect()
+            if server.is_stream:
+                client.send_line(f"x{i}").expect_line(f"x{i}")
+            else:
+                client.send(f"x{i}".encode()).expect(f"x{i}".encode())
+            client.close()
+    finally:
+        errors, leaks = factory.close()
+    assert (errors, leaks) == ([], [])
+    assert len(server.requests) == 300  # readable after close
+    assert {record.pid for record in server.requests} == set(server._recorder.child_pids)
+    assert time.monotonic() - started < 20
+    assert _record_readers() == []
+
+
+def test_ServerHandle_forked_child_sends_a_record_larger_than_a_datagram():
+    big = "x" * 600_000
+
+    class Big(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            self.rfile.readline()
+            raise ValueError(big)
+
+    with ServerFactory(client_timeout=2, teardown_timeout=2) as factory:
+        server = factory.serve(Big, "tcp-forking")
+        server.connect().send_line("go").expect_closed()
+        (record,) = server.wait_for_requests(1)
+        assert record.error is not None
+        assert record.error.message == big
+        assert isinstance(record.error.exception, ValueError)
+        server.errors.expect(ValueError)
+
+
+def test_ServerHandle_record_reader_thread_is_joined_and_never_a_leak():
+    with ServerFactory() as factory:
+        server = factory.serve(Echo, "tcp-forking")
+        assert len(_record_readers()) == 1
+        server.connect().send_line("hi").expect_line("hi")
+        server.wait_for_requests(1)
+        errors, leaks = factory.close()
+    assert (errors, leaks) == ([], [])
+    assert _record_readers() == []
