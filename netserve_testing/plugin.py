@@ -212,15 +212,39 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         raise ValueError(f"@pytest.mark.netserve_kinds{selectors!r}: {exc}") from None
     if not kinds:
         raise ValueError(f"@pytest.mark.netserve_kinds{selectors!r} selects no server kind")
-    narrowing = metafunc.config.stash[SETTINGS_KEY].kinds
-    if narrowing:
-        kinds = select_kinds(*selectors, *narrowing)
-    if not kinds:
-        reason = f"--netserve-kinds {' '.join(narrowing)!r} leaves none of the kinds of this test"
-        skipped = pytest.param(None, marks=pytest.mark.skip(reason=reason), id="no-kind")
-        metafunc.parametrize("server_kind", [skipped], indirect=True)
+    settings = metafunc.config.stash[SETTINGS_KEY]
+    if settings.kinds:
+        kinds = select_kinds(*selectors, *settings.kinds)
+        if not kinds:
+            narrowing = " ".join(settings.kinds)
+            reason = f"--netserve-kinds {narrowing!r} leaves none of the kinds of this test"
+            _parametrize_skipped(metafunc, reason)
+            return
+    # Kinds the backend has no class for (the standard library has no thread pool) are
+    # left out, as --netserve-kinds leaves out what it excludes.
+    served = [kind for kind in kinds if _has_class(kind, settings.backend)]
+    if not served:
+        missing = ", ".join(kind.id for kind in kinds)
+        reason = (
+            f"--netserve-backend {settings.backend} has no server class for the kinds of "
+            f"this test ({missing})"
+        )
+        _parametrize_skipped(metafunc, reason)
         return
-    metafunc.parametrize("server_kind", kinds, ids=[kind.id for kind in kinds], indirect=True)
+    metafunc.parametrize("server_kind", served, ids=[kind.id for kind in served], indirect=True)
+
+
+def _parametrize_skipped(metafunc: pytest.Metafunc, reason: str) -> None:
+    skipped = pytest.param(None, marks=pytest.mark.skip(reason=reason), id="no-kind")
+    metafunc.parametrize("server_kind", [skipped], indirect=True)
+
+
+def _has_class(kind: ServerKind, backend: Optional[str]) -> bool:
+    try:
+        kind.server_class(backend)
+    except ValueError:
+        return False
+    return True
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -296,7 +320,9 @@ def server_kind(request: pytest.FixtureRequest) -> ServerKind:
     kind of the matrix (TCP, UDP, Unix stream, Unix datagram x sync, threading,
     forking, pool), ids such as ``tcp-threading``; narrow with
     ``@pytest.mark.netserve_kinds("stream")``, and for the whole run with
-    ``--netserve-kinds`` (a test whose kinds it excludes all is skipped). Pass it
+    ``--netserve-kinds`` (a test whose kinds it excludes all is skipped). Kinds
+    the ``--netserve-backend`` has no class for (``socketserver`` has no thread
+    pool) are left out the same way. Pass it
     on: ``netserve.serve(Handler, server_kind)``; ``server_kind.is_stream`` tells
     which handler to use.
     """

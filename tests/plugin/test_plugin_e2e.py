@@ -219,3 +219,47 @@ def test_plugin_bad_netserve_kinds_is_a_usage_error(pytester: pytest.Pytester, v
     result = pytester.runpytest_inprocess(f"--netserve-kinds={value}", "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
+
+
+BACKEND_TESTS = """
+import socketserver
+
+import pytest
+
+
+class Upper(socketserver.StreamRequestHandler):
+    def handle(self):
+        self.wfile.write(self.rfile.readline().upper())
+
+
+@pytest.mark.netserve_kinds("tcp")
+def test_tcp(netserve, server_kind):
+    server = netserve.serve(Upper, server_kind)
+    assert type(server.server).__module__ == "socketserver"
+    server.connect().send_line("hi").expect_line("HI")
+
+
+@pytest.mark.netserve_kinds("tcp-pool")
+def test_pool_only(netserve, server_kind):
+    raise AssertionError("the standard library has no thread pool server")
+"""
+
+
+def test_plugin_socketserver_backend_leaves_out_kinds_it_has_no_class_for(
+    pytester: pytest.Pytester,
+):
+    pytester.makepyfile(test_backend=BACKEND_TESTS)
+    result = pytester.runpytest_subprocess(
+        "-v", "-rs", "--netserve-backend=socketserver", "-p", "no:cacheprovider"
+    )
+    result.assert_outcomes(passed=3, skipped=1)
+    result.stdout.fnmatch_lines_random(
+        [
+            "*test_tcp?tcp-sync? PASSED*",
+            "*test_tcp?tcp-threading? PASSED*",
+            "*test_tcp?tcp-forking? PASSED*",
+            "SKIPPED * --netserve-backend socketserver has no server class for the kinds of "
+            "this test (tcp-pool)*",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*tcp-pool? *")
