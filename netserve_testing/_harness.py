@@ -210,12 +210,14 @@ class ServerHandle(ChecksOnExit):
     @property
     def errors(self) -> HandlerErrors:
         """Handler errors so far (from threads and forked children alike)."""
+        self._recorder.sync()
         with self._recorder.cond:
             return HandlerErrors(list(self._recorder.errors))
 
     @property
     def requests(self) -> List[RequestRecord]:
         """Requests processed so far, in the order they ended."""
+        self._recorder.sync()
         with self._recorder.cond:
             return list(self._recorder.requests)
 

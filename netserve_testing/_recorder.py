@@ -32,8 +32,12 @@ _Item = Union[RequestRecord, HandlerError]
 # sender arrive in order, so the reader joins chunks per sender.
 _HEADER = struct.Struct("!iQ?")
 _CHUNK = 32 * 1024
-# What Recorder.close() sends the reader after the last child record: no pickle is this.
+# What the test process sends the reader, shorter than a header so never a chunk:
+# _STOP after the last child record (close()), _SYNC and a number to learn when every
+# record sent before it is stored (sync()).
 _STOP = b"stop"
+_SYNC = b"sync"
+_SYNC_NUMBER = struct.Struct("!Q")
 # Seconds close() waits for the reader thread to store what is left in the channel.
 _READER_JOIN_TIMEOUT = 5.0
 
@@ -59,6 +63,8 @@ class Recorder:
         self.channel: Optional[Tuple[socket.socket, socket.socket]] = None
         #: Stores what forked children send, from start() until close().
         self.reader: Optional[threading.Thread] = None
+        self._syncs_sent = 0  # _SYNC markers sent; the reader counts those it read
+        self._syncs_read = 0
         if forking:
             self.channel = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
             self.reader = threading.Thread(
@@ -117,6 +123,11 @@ class Recorder:
             data = channel.recv(limit)
             if data == _STOP:
                 return
+            if data.startswith(_SYNC) and len(data) < _HEADER.size:
+                with self.cond:
+                    (self._syncs_read,) = _SYNC_NUMBER.unpack_from(data, len(_SYNC))
+                    self.cond.notify_all()
+                continue
             pid, ident, more = _HEADER.unpack_from(data)
             chunks = parts.setdefault((pid, ident), [])
             chunks.append(data[_HEADER.size :])
@@ -131,6 +142,22 @@ class Recorder:
                 )
             self._store(item)
 
+    def sync(self) -> None:
+        # Returns once every record a child sent before the call is stored: a marker
+        # goes through the channel behind them (datagrams keep their order).
+        channel, reader = self.channel, self.reader
+        if channel is None or reader is None or not reader.is_alive() or not self.in_parent:
+            return
+        with self.cond:
+            self._syncs_sent += 1
+            number = self._syncs_sent
+        channel[1].send(_SYNC + _SYNC_NUMBER.pack(number))
+        with self.cond:
+            self.cond.wait_for(
+                lambda: self._syncs_read >= number or not reader.is_alive(),
+                _READER_JOIN_TIMEOUT,
+            )
+
     def wait(self, count: int, timeout: float) -> bool:
         with self.cond:
             return self.cond.wait_for(lambda: len(self.requests) >= count, timeout)
@@ -143,6 +170,7 @@ class Recorder:
             return self.pending <= 0
 
     def take_unhandled(self) -> List[HandlerError]:
+        self.sync()
         with self.cond:
             errors = [e for e in self.errors if not e.handled and not e.reported]
             for error in errors:

@@ -77,3 +77,19 @@ def test_ServerHandle_record_reader_thread_is_joined_and_never_a_leak():
         errors, leaks = factory.close()
     assert (errors, leaks) == ([], [])
     assert _record_readers() == []
+
+
+def test_ServerHandle_errors_of_forked_children_are_there_once_the_client_sees_the_end():
+    # A child sends its record before it closes the connection: once the client
+    # sees the end, server.errors (and the end of the test) must see the error.
+    class Boom(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            raise ValueError(self.rfile.readline().decode().strip())
+
+    with ServerFactory(client_timeout=2, teardown_timeout=2) as factory:
+        server = factory.serve(Boom, "unix_stream-forking")
+        for i in range(100):
+            server.connect().send_line(f"boom {i}").expect_closed()
+            assert len(server.errors) == i + 1
+            assert len(server.requests) == i + 1
+            assert len(factory.take_unhandled_errors()) == 1
