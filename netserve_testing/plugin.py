@@ -58,7 +58,13 @@ _HELP = {
     "its netserve_kinds marker: selectors as in the marker, separated by spaces to narrow, "
     "'a,b' for either, e.g. 'stream threading' or 'tcp,udp-sync' (default: all)",
 }
-_FORK_WARNING = r"ignore:This process \(pid=\d+\) is multi-threaded:DeprecationWarning"
+# Python 3.12+ warns on a fork in a multi-threaded process. A forking server forks
+# from its serving thread, so it always is: the warning is hidden where the forking
+# mix-ins fork (the module that calls fork() is the warning's), nowhere else.
+_FORK_WARNING = (
+    r"ignore:This process \(pid=\d+\) is multi-threaded:DeprecationWarning:"
+    r"(netserve\._mixins|socketserver)$"
+)
 
 
 @dataclass(frozen=True)
@@ -180,8 +186,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "concurrency ('sync', 'threading', 'forking', 'pool') or a kind id ('udp-pool'); "
         "'a,b' means either, several arguments narrow; --netserve-kinds narrows further",
     )
-    # A forking server forks from its serving thread, so the process is always
-    # multi-threaded at fork time; Python 3.12+ warns about that on every fork.
+    # An ini line, not warnings.filterwarnings(): pytest resets the filters for each test.
     config.addinivalue_line("filterwarnings", _FORK_WARNING)
 
 

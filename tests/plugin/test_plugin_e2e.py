@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 pytest_plugins = ["pytester"]
@@ -263,3 +265,57 @@ def test_plugin_socketserver_backend_leaves_out_kinds_it_has_no_class_for(
         ]
     )
     result.stdout.no_fnmatch_line("*tcp-pool? *")
+
+
+FORK_TESTS = """
+import os
+import socketserver
+import threading
+
+import pytest
+
+
+class Echo(socketserver.StreamRequestHandler):
+    def handle(self):
+        self.wfile.write(self.rfile.readline())
+
+
+@pytest.mark.parametrize("backend", ["netserve", "socketserver"])
+def test_forking_server(netserve, backend):
+    server = netserve.serve(Echo, "tcp-forking", backend=backend)
+    server.connect().send_line("a").expect_line("a")
+
+
+def test_users_own_fork():
+    release = threading.Event()
+    thread = threading.Thread(target=release.wait)
+    thread.start()
+    try:
+        pid = os.fork()  # USER FORK
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+    finally:
+        release.set()
+        thread.join()
+"""
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="fork() warns from Python 3.12 on")
+def test_plugin_hides_the_fork_warning_of_its_forking_servers_only(pytester: pytest.Pytester):
+    # A forking server forks from its serving thread: Python 3.12+ warns on every
+    # request. The plugin hides that warning, not the one a user's own fork() gets.
+    pytester.makepyfile(test_forks=FORK_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_forks.py::test_users_own_fork",
+            "*test_forks.py:*: DeprecationWarning: This process (pid=*) is multi-threaded, *",
+            "*pid = os.fork()  # USER FORK",
+            "*1 warning*",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*test_forking_server*DeprecationWarning*")
+    result.stdout.no_fnmatch_line("*_mixins.py*")
+    result.stdout.no_fnmatch_line("*socketserver.py*")
