@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import random
-from typing import List, Optional, Sequence, Union
+from typing import Callable, List, Optional, Sequence, Union
 
 __all__ = ["Chunking", "ChunkingLike"]
 
@@ -24,6 +25,9 @@ class Chunking:
       start of the next, as TCP may. The seed is printed in every failure
       message: pass it back to replay the same split.
 
+    A chunking holds no state: every socket it splits for starts a fresh
+    random stream from the seed, so reusing one object replays the same split.
+
     Most functions also accept the short forms ``None``, ``"exact"``,
     ``"bytewise"``, ``"random"`` and an ``int`` (fixed size), see
     :meth:`Chunking.of`.
@@ -36,7 +40,7 @@ class Chunking:
         True
     """
 
-    __slots__ = ("_rng", "mode", "seed", "size")
+    __slots__ = ("mode", "seed", "size")
 
     def __init__(self, mode: str = "exact", size: int = 0, seed: Optional[int] = None) -> None:
         if mode not in _MODES:
@@ -48,7 +52,6 @@ class Chunking:
         self.mode = mode
         self.size = size
         self.seed = seed
-        self._rng = random.Random(seed) if mode == "random" else None
 
     @classmethod
     def exact(cls) -> Chunking:
@@ -100,7 +103,8 @@ class Chunking:
         Args:
             value: ``None`` or ``"exact"``, ``"bytewise"`` (or ``1``), an ``int``
                 size, ``"random"``, or a :class:`Chunking` (returned as is).
-            seed: The seed for ``"random"``.
+            seed: The seed for ``"random"``. A :class:`Chunking` carries its
+                own seed, so passing both is an error.
 
         Raises:
             ValueError: An unknown mode, or a seed given without ``"random"``.
@@ -110,6 +114,11 @@ class Chunking:
             'fixed pieces of 3 bytes'
         """
         if isinstance(value, Chunking):
+            if seed is not None:
+                raise ValueError(
+                    f"seed={seed!r} given with {value!r}, which has its own: "
+                    f"use Chunking.random(seed={seed!r}) instead"
+                )
             return value
         if seed is not None and value != "random":
             raise ValueError(f"a seed ({seed!r}) only applies to chunking='random', not {value!r}")
@@ -129,30 +138,34 @@ class Chunking:
     def split(self, chunks: Sequence[bytes]) -> List[bytes]:
         """Split ``chunks`` (consecutive sends) into the pieces reads return.
 
+        The same chunks always split the same way: a random split starts from
+        the seed on every call.
+
         Example:
             >>> Chunking.exact().split([b"a", b"", b"b"])
             [b'a', b'b']
         """
+        return self.splitter()(chunks)
+
+    def splitter(self) -> Callable[[Sequence[bytes]], List[bytes]]:
+        """Return a function that splits successive batches of sends, as one connection does.
+
+        A random split continues one random stream, started from the seed,
+        across the batches: each connection (each fake socket) takes its own
+        splitter, so a run replays exactly from the seed.
+
+        Example:
+            >>> split = Chunking.random(seed=3).splitter()
+            >>> batches = [split([b"abcdef"]), split([b"abcdef"])]
+            >>> replay = Chunking.random(seed=3).splitter()
+            >>> batches == [replay([b"abcdef"]), replay([b"abcdef"])]
+            True
+        """
         if self.mode == "exact":
-            return [bytes(chunk) for chunk in chunks if chunk]
+            return _split_exact
         if self.mode == "fixed":
-            size = self.size
-            return [
-                bytes(chunk[i : i + size]) for chunk in chunks for i in range(0, len(chunk), size)
-            ]
-        data = b"".join(chunks)
-        pieces: List[bytes] = []
-        rng = self._rng
-        assert rng is not None
-        start = 0
-        while start < len(data):
-            left = len(data) - start
-            # Small pieces are the interesting ones; sometimes take all that is left.
-            limit = rng.choice((1, 2, 3, 7, 16, 64, 512, left))
-            size = rng.randint(1, min(left, limit))
-            pieces.append(data[start : start + size])
-            start += size
-        return pieces
+            return functools.partial(_split_fixed, self.size)
+        return functools.partial(_split_random, random.Random(self.seed))
 
     def describe(self) -> str:
         """Say how the chunks are split, with what a test needs to replay it.
@@ -177,6 +190,29 @@ class Chunking:
         if self.mode == "random":
             return f"Chunking.random(seed={self.seed})"
         return "Chunking.exact()"
+
+
+def _split_exact(chunks: Sequence[bytes]) -> List[bytes]:
+    return [bytes(chunk) for chunk in chunks if chunk]
+
+
+def _split_fixed(size: int, chunks: Sequence[bytes]) -> List[bytes]:
+    return [bytes(chunk[i : i + size]) for chunk in chunks for i in range(0, len(chunk), size)]
+
+
+def _split_random(rng: random.Random, chunks: Sequence[bytes]) -> List[bytes]:
+    # ``rng`` belongs to one connection: its stream goes on across that connection's batches.
+    data = b"".join(chunks)
+    pieces: List[bytes] = []
+    start = 0
+    while start < len(data):
+        left = len(data) - start
+        # Small pieces are the interesting ones; sometimes take all that is left.
+        limit = rng.choice((1, 2, 3, 7, 16, 64, 512, left))
+        size = rng.randint(1, min(left, limit))
+        pieces.append(data[start : start + size])
+        start += size
+    return pieces
 
 
 # Exact chunking has no state: one instance serves every fake.

@@ -185,8 +185,22 @@ def _recv_until_eof(sock: Any, what: str) -> bytes:
     raise AssertionError(f"{what}: no EOF after {len(data)} bytes")
 
 
+def _peek_exactly(sock: Any, size: int, what: str) -> bytes:
+    # Peek until ``size`` bytes are queued, as code waiting for a whole header does.
+    # On a real socket the bytes are already on their way: each peek blocks until some
+    # arrive. A peek that never sees past what it saw first would loop forever.
+    for _ in range(10_000):
+        data = sock.recv(size, socket.MSG_PEEK)
+        if len(data) >= size or not data:
+            return bytes(data)
+    raise AssertionError(f"{what}: MSG_PEEK never saw {size} bytes (it kept returning {data!r})")
+
+
 def check_send_recv(make_pair: PairFactory) -> None:
     """Bytes go both ways; ``recv(0)`` is ``b""``; ``recv_into`` fills a buffer.
+
+    ``MSG_PEEK`` sees every queued byte up to its size, across the peer's
+    sends, and leaves them queued.
 
     Example:
         >>> check_send_recv(fake_stream_pair)
@@ -206,6 +220,12 @@ def check_send_recv(make_pair: PairFactory) -> None:
         _require(bytes(buffer[:count]) + rest == b"world", "socket got other bytes")
         _raises(ValueError, lambda: sock.recv(-1), "recv(-1)")
         _raises(TypeError, lambda: sock.send("text"), "send(str)")
+        peer.send(b"ab")
+        peer.send(b"cd")
+        peeked = _peek_exactly(sock, 4, "peek across two sends")
+        _require(peeked == b"abcd", f"MSG_PEEK after two sends returned {peeked!r}")
+        _require(sock.recv(3, socket.MSG_PEEK) == b"abc", "MSG_PEEK ignored its size")
+        _require(_recv_exactly(sock.recv, 4, "socket") == b"abcd", "MSG_PEEK consumed bytes")
 
 
 def check_eof(make_pair: PairFactory) -> None:
@@ -226,6 +246,8 @@ def check_eof(make_pair: PairFactory) -> None:
 def check_half_close(make_pair: PairFactory) -> None:
     """``shutdown(SHUT_WR)``: the peer reads EOF, writes fail with EPIPE, reads still work.
 
+    ``shutdown(SHUT_RD)``: bytes already queued are still read, then reads return ``b""``.
+
     Example:
         >>> check_half_close(fake_stream_pair)
     """
@@ -238,7 +260,11 @@ def check_half_close(make_pair: PairFactory) -> None:
         _require(getattr(exc, "errno", None) == errno.EPIPE, f"errno is not EPIPE: {exc!r}")
         peer.send(b"reply")
         _require(_recv_exactly(sock.recv, 5, "socket") == b"reply", "read after SHUT_WR failed")
+        peer.send(b"queued")
+        _require(_peek_exactly(sock, 6, "socket") == b"queued", "queued bytes not readable")
         sock.shutdown(socket.SHUT_RD)
+        got = _recv_exactly(sock.recv, 6, "recv() after SHUT_RD")
+        _require(got == b"queued", f"bytes queued before SHUT_RD read as {got!r}")
         _require(sock.recv(10) == b"", "recv() after SHUT_RD did not return b''")
         _raises(OSError, lambda: sock.shutdown(99), "shutdown(99)")
 
@@ -392,6 +418,9 @@ def check_send_timeout(make_pair: PairFactory) -> None:
 def check_closed_socket(make_pair: PairFactory) -> None:
     """After ``close()``: ``fileno()`` is -1 and operations raise ``OSError(EBADF)``.
 
+    What CPython answers without the descriptor still answers: ``gettimeout()``,
+    ``getblocking()`` and ``recv(0)``.
+
     Example:
         >>> check_closed_socket(fake_stream_pair)
     """
@@ -413,6 +442,12 @@ def check_closed_socket(make_pair: PairFactory) -> None:
             exc = _raises(OSError, call, f"{name}() after close()")
             _require(getattr(exc, "errno", None) == errno.EBADF, f"{name}(): {exc!r}, not EBADF")
         sock.gettimeout()  # still answers after close()
+        _require(sock.getblocking() is True, "getblocking() after close() is not True")
+    with make_pair() as (sock, _peer):
+        sock.setblocking(False)
+        sock.close()
+        _require(sock.getblocking() is False, "getblocking() after close() forgot non-blocking")
+        _require(sock.recv(0) == b"", "recv(0) after close() is not b''")
 
 
 def check_socket_options(make_pair: PairFactory) -> None:

@@ -205,7 +205,9 @@ def check_datagram_truncation(make_pair: DatagramPairFactory) -> None:
     With ``MSG_TRUNC`` (Linux), ``recvfrom_into``/``recv_into`` return the
     datagram's real length and write only what fits; ``recvfrom`` returns
     bytes of the real length whose first part is the data. ``MSG_PEEK``
-    leaves the whole datagram queued.
+    leaves the whole datagram queued. ``recv(0)`` and ``recv_into()`` of an
+    empty buffer read nothing (CPython answers them at once); ``recvfrom(0)``
+    receives the datagram, truncated to nothing.
 
     Example:
         >>> check_datagram_truncation(fake_datagram_pair)
@@ -220,6 +222,16 @@ def check_datagram_truncation(make_pair: DatagramPairFactory) -> None:
         peer.send(b"peekaboo")
         _require(sock.recv(4, socket.MSG_PEEK) == b"peek", "MSG_PEEK did not truncate")
         _require(sock.recv(100) == b"peekaboo", "MSG_PEEK consumed the datagram")
+        peer.send(b"kept")
+        peer.send(b"gone")
+        peer.send(b"last")
+        _require(sock.recv(0) == b"", "recv(0) did not return b''")
+        _require(sock.recv_into(bytearray(0)) == 0, "recv_into(empty buffer) did not return 0")
+        got = sock.recvfrom(100)
+        _require(got == (b"kept", peer.address), f"recv(0) consumed the datagram: {got!r}")
+        got = sock.recvfrom(0)
+        _require(got == (b"", peer.address), f"recvfrom(0) returned {got!r}")
+        _require(sock.recv(100) == b"last", "recvfrom(0) did not receive the datagram")
         if not hasattr(socket, "MSG_TRUNC"):
             return
         peer.send(b"0123456789")

@@ -138,7 +138,13 @@ class FakeDatagramSocket(FakeSocketBase):
         return data, address
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
-        """Receive one datagram, truncated to ``bufsize`` (``MSG_TRUNC``: see :meth:`recvfrom`)."""
+        """Receive one datagram, truncated to ``bufsize`` (``MSG_TRUNC``: see :meth:`recvfrom`).
+
+        As in CPython, ``recv(0)`` returns ``b""`` at once and leaves the queue
+        alone (``recvfrom(0)`` does receive the datagram, truncated to nothing).
+        """
+        if bufsize == 0:
+            return b""
         return self.recvfrom(bufsize, flags)[0]
 
     def recvfrom_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> Tuple[int, Address]:
@@ -158,7 +164,12 @@ class FakeDatagramSocket(FakeSocketBase):
         return (length if flags & MSG_TRUNC else len(data)), address
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
-        """Receive one datagram into ``buffer``; return the count."""
+        """Receive one datagram into ``buffer``; return the count.
+
+        As in CPython, an empty ``buffer`` returns ``0`` at once and leaves the queue alone.
+        """
+        if nbytes >= 0 and not len(buffer):
+            return 0
         return self.recvfrom_into(buffer, nbytes, flags)[0]
 
     def sendto(self, data: Any, flags_or_address: Any, address: Any = None) -> int:

@@ -10,6 +10,7 @@ from collections import deque
 from typing import (
     IO,
     Any,
+    Callable,
     Deque,
     Dict,
     Iterable,
@@ -59,7 +60,7 @@ _MAKEFILE_MODES: Dict[str, Tuple[bool, bool, bool, str]] = {}
 
 
 def _makefile_mode(mode: str) -> Tuple[bool, bool, bool, str]:
-    parsed = _MAKEFILE_MODES.get(mode) if isinstance(mode, str) else None
+    parsed = _MAKEFILE_MODES.get(mode)
     if parsed is None:
         if not set(mode) <= {"r", "w", "b"}:
             raise ValueError(f"invalid mode {mode!r} (only r, w, b allowed)")
@@ -71,7 +72,7 @@ def _makefile_mode(mode: str) -> Tuple[bool, bool, bool, str]:
             "b" in mode,
             ("r" if reading else "") + ("w" if writing else ""),
         )
-        if isinstance(mode, str) and len(mode) <= 3:
+        if len(mode) <= 3:
             _MAKEFILE_MODES[mode] = parsed
     return parsed
 
@@ -162,6 +163,8 @@ class FakeStreamSocket(FakeSocketBase):
         self._peername = peername if peername is not None else default_address(family, local=False)
         if chunking is not None or seed is not None:
             self.chunking = Chunking.of(chunking, seed)
+            # This connection's own split: a reused random Chunking replays from its seed.
+            self._split = self.chunking.splitter()
             if self.chunking.mode != "exact":
                 self._header = f"chunking: {self.chunking.describe()}"
                 if transcript is not None:
@@ -199,6 +202,7 @@ class FakeStreamSocket(FakeSocketBase):
 
     chunking: Chunking = _EXACT
     """The :class:`~netserve_testing.Chunking` applied to what the peer sends."""
+    _split: Callable[[Sequence[bytes]], List[bytes]]  # set with any chunking but _EXACT
 
     # State every connection starts with, as class defaults (see FakeSocketBase).
     _max_send: Optional[int] = None
@@ -235,7 +239,7 @@ class FakeStreamSocket(FakeSocketBase):
             raise os_error(errno.EPIPE)
         append = self._chunks.append
         log = self._log.append
-        for piece in chunks if self.chunking is _EXACT else self.chunking.split(chunks):
+        for piece in chunks if self.chunking is _EXACT else self._split(chunks):
             if piece:
                 append(piece)
                 log((LOG_IN, piece))
@@ -279,24 +283,33 @@ class FakeStreamSocket(FakeSocketBase):
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         """Read up to ``bufsize`` bytes from one inbound chunk; ``b""`` at EOF.
 
-        Supports ``MSG_PEEK``, ``MSG_DONTWAIT`` and ``MSG_WAITALL``.
+        Supports ``MSG_PEEK`` (which sees across chunks, up to ``bufsize``),
+        ``MSG_DONTWAIT`` and ``MSG_WAITALL``. As in CPython, ``recv(0)``
+        returns ``b""`` at once, whatever the state of the socket.
         """
-        if self._fd < 0:
-            raise os_error(_EBADF)
         if not isinstance(bufsize, int):
             raise TypeError(
                 f"'{type(bufsize).__name__}' object cannot be interpreted as an integer"
             )
-        if bufsize < 0:
-            raise ValueError("negative buffersize in recv")
+        if bufsize <= 0:
+            if bufsize < 0:
+                raise ValueError("negative buffersize in recv")
+            return b""
+        if self._fd < 0:
+            raise os_error(_EBADF)
         return self._read(bufsize, flags, "recv")
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
-        """Read into ``buffer`` (up to ``nbytes``, or its size); return the count."""
-        if self._fd < 0:
-            raise os_error(_EBADF)
+        """Read into ``buffer`` (up to ``nbytes``, or its size); return the count.
+
+        As in CPython, an empty ``buffer`` returns ``0`` at once.
+        """
         if nbytes < 0:
             raise ValueError("negative buffersize in recv_into")
+        if self._fd < 0:
+            if not len(buffer):
+                return 0
+            raise os_error(_EBADF)
         if (
             buffer.__class__ is memoryview
             and not nbytes
@@ -334,7 +347,7 @@ class FakeStreamSocket(FakeSocketBase):
     def _read(self, size: int, flags: int, name: str) -> bytes:
         # ``name`` is formatted into "recv(1024)" only on the rare paths that report it.
         chunks = self._chunks
-        if chunks and not flags and size and not self._shut_rd:
+        if chunks and not flags and size:
             # The common case: no flags, data queued. The loop below does the same.
             head = chunks[0]
             if len(head) <= size:
@@ -346,25 +359,32 @@ class FakeStreamSocket(FakeSocketBase):
             return head
         if flags & ~_RECV_FLAGS:
             self._unmodelled(f"recv flags {flags:#x}")
-        if size == 0 or self._shut_rd:
+        if size == 0:
             return b""
-        peek = bool(flags & MSG_PEEK)
+        if flags & MSG_PEEK and chunks:
+            # A peek sees what is queued, across chunks, as a real socket's buffer shows it.
+            self._idle_reads = 0
+            return b"".join(chunks)[:size]
         timeout = 0.0 if flags & MSG_DONTWAIT else self._timeout
         result = b""
         while True:
             if self._chunks:
                 head = self._chunks[0]
                 take = head[: size - len(result)]
-                if not peek:
-                    if len(take) == len(head):
-                        self._chunks.popleft()
-                    else:
-                        self._chunks[0] = head[len(take) :]
+                if len(take) == len(head):
+                    self._chunks.popleft()
+                else:
+                    self._chunks[0] = head[len(take) :]
                 result += take
                 self._idle_reads = 0
-                if peek or len(result) == size or not flags & MSG_WAITALL:
+                if len(result) == size or not flags & MSG_WAITALL:
                     return result
                 continue
+            if self._shut_rd:
+                # SHUT_RD: what was queued has been read; now reads end at once.
+                if not result:
+                    self._count_idle_read(name, size, "it read after shutting down reading")
+                return result
             if result and (self._end is not None or self._dead):
                 return result  # MSG_WAITALL stops short at EOF or a reset
             if self._reset_pending and self._end == "reset":
@@ -377,6 +397,8 @@ class FakeStreamSocket(FakeSocketBase):
             if self.player is not None:
                 self.player.pull(self, timeout is not None)
                 if self._chunks or self._end is not None:
+                    if flags & MSG_PEEK and self._chunks:
+                        return b"".join(self._chunks)[:size]
                     continue
             if result:
                 return result  # MSG_WAITALL stops short when nothing more can come

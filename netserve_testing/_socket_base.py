@@ -211,8 +211,7 @@ class FakeSocketBase:
         self.settimeout(None if flag else 0.0)
 
     def getblocking(self) -> bool:
-        """Return ``False`` only in non-blocking mode (timeout ``0.0``)."""
-        self._check_open()
+        """Return ``False`` only in non-blocking mode (timeout ``0.0``), also after close."""
         return self._timeout != 0.0
 
     def _would_block(self, call: str, reason: str, *, timeout: Optional[float]) -> NoReturn:

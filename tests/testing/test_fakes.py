@@ -24,7 +24,7 @@ def test_FakeStreamSocket_recv_returns_one_chunk_at_a_time_then_eof() -> None:
 
 def test_FakeStreamSocket_recv_flags_peek_waitall_dontwait() -> None:
     sock = FakeStreamSocket([b"ab", b"cd", b"ef"], then="eof")
-    assert sock.recv(10, socket.MSG_PEEK) == b"ab"
+    assert sock.recv(10, socket.MSG_PEEK) == b"abcdef"
     assert sock.recv(5, socket.MSG_WAITALL) == b"abcde"
     assert sock.recv(10, socket.MSG_WAITALL) == b"f"  # short at EOF
     quiet = FakeStreamSocket()
@@ -200,9 +200,10 @@ def test_FakePeer_cannot_send_after_close() -> None:
 
 
 def test_FakeStreamSocket_shutdown_states() -> None:
-    sock = FakeStreamSocket(b"unread")
+    sock = FakeStreamSocket(b"queued")
     sock.shutdown(socket.SHUT_RD)
-    assert sock.recv(10) == b""
+    assert sock.recv(3) == b"que"
+    sock.peer.send(b"unread")
     assert not sock.write_shut
     sock.sendall(b"ok")
     sock.shutdown(socket.SHUT_WR)
@@ -213,7 +214,7 @@ def test_FakeStreamSocket_shutdown_states() -> None:
     with pytest.raises(OSError, match="Invalid argument") as info:
         sock.shutdown(7)
     assert info.value.errno == errno.EINVAL
-    assert sock.unread == b"unread"
+    assert sock.unread == b"uedunread"
 
 
 def test_FakeStreamSocket_after_close_everything_is_EBADF() -> None:
@@ -450,3 +451,82 @@ def test_Chunking_rejects_unknown_forms() -> None:
     assert Chunking.random(seed=9).describe() == (
         "random (seed=9; replay with chunking='random', seed=9)"
     )
+
+
+def test_Chunking_random_object_reused_replays_the_same_split() -> None:
+    # The seed printed in a failure must replay the split, also when the test
+    # passes the same Chunking object to every run.
+    chunking = Chunking.random(seed=5)
+    first = FakeStreamSocket([b"hello ", b"world"] * 10, chunking=chunking, then="eof")
+    second = FakeStreamSocket([b"hello ", b"world"] * 10, chunking=chunking, then="eof")
+    fresh = FakeStreamSocket([b"hello ", b"world"] * 10, chunking="random", seed=5, then="eof")
+    assert first.unread == second.unread == fresh.unread
+    reads = [[sock.recv(1 << 16) for _ in range(200)] for sock in (first, second, fresh)]
+    assert reads[0] == reads[1] == reads[2]
+    assert chunking.split([b"abcdef"] * 9) == chunking.split([b"abcdef"] * 9)
+
+
+def test_Chunking_of_refuses_a_seed_beside_a_Chunking() -> None:
+    with pytest.raises(ValueError, match=r"seed=5 .* Chunking.random\(seed=7\)"):
+        Chunking.of(Chunking.random(seed=7), seed=5)
+    with pytest.raises(ValueError, match=r"seed=5 .* Chunking.fixed\(2\)"):
+        FakeStreamSocket(b"x", chunking=Chunking.fixed(2), seed=5)
+
+
+def test_FakeStreamSocket_shutdown_rd_still_returns_queued_bytes() -> None:
+    # As socketpair() and TCP on Linux: SHUT_RD ends reading once the queue is read.
+    sock = FakeStreamSocket([b"da", b"ta"])
+    sock.shutdown(socket.SHUT_RD)
+    assert sock.recv(10) == b"da"
+    assert sock.recv(10, socket.MSG_PEEK) == b"ta"
+    assert sock.recv(10) == b"ta"
+    assert sock.recv(10) == b""  # no blocking, although the peer is still open
+
+
+def test_FakeStreamSocket_getblocking_after_close_like_a_real_socket() -> None:
+    sock = FakeStreamSocket()
+    sock.close()
+    assert sock.getblocking() is True
+    nonblocking = FakeStreamSocket()
+    nonblocking.setblocking(False)
+    nonblocking.close()
+    assert nonblocking.getblocking() is False
+
+
+def test_FakeStreamSocket_peek_reaches_across_chunks() -> None:
+    sock = FakeStreamSocket([b"ab", b"cd", b"ef"])
+    assert sock.recv(10, socket.MSG_PEEK) == b"abcdef"
+    assert sock.recv(3, socket.MSG_PEEK) == b"abc"
+    buffer = bytearray(4)
+    assert sock.recv_into(buffer, 0, socket.MSG_PEEK) == 4
+    assert buffer == b"abcd"
+    assert sock.recv(10) == b"ab"  # a plain read still returns one chunk
+    assert sock.recv(10, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b"cdef"
+
+
+def test_FakeStreamSocket_peek_loop_waiting_for_a_header_ends() -> None:
+    # Code that peeks until a whole header is there must not spin on the fake.
+    sock = FakeStreamSocket([b"\x00", b"\x05", b"hello"], then="eof")
+    for _ in range(10):
+        header = sock.recv(2, socket.MSG_PEEK)
+        if len(header) == 2:
+            break
+    assert header == b"\x00\x05"
+
+
+def test_FakeStreamSocket_recv_zero_answers_at_once_like_cpython() -> None:
+    # socket.recv(0) and recv_into() of an empty buffer never reach the kernel.
+    sock = FakeStreamSocket()
+    assert sock.recv(0) == b""  # no data, no timeout: still no HandlerWouldBlock
+    assert sock.recv_into(bytearray(0)) == 0
+    sock.close()
+    assert sock.recv(0) == b""
+    assert sock.recv_into(bytearray(0)) == 0
+
+
+def test_FakeStreamSocket_makefile_mode_must_be_text() -> None:
+    sock = FakeStreamSocket()
+    with pytest.raises(TypeError):
+        sock.makefile(None)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="invalid mode 'rx'"):
+        sock.makefile("rx")

@@ -151,3 +151,18 @@ def test_FakeDatagramSocket_msg_trunc_reports_the_real_length() -> None:
     buffer = bytearray(b"#" * 6)
     assert sock.recv_into(buffer, 3, socket.MSG_TRUNC) == 10
     assert buffer == b"012###"
+
+
+def test_FakeDatagramSocket_recv_zero_leaves_the_datagram_queued() -> None:
+    # As CPython on Linux (UDP and Unix): recv(0) and recv_into() of an empty buffer
+    # return at once and read nothing; recvfrom(0) receives the datagram, truncated.
+    sock = FakeDatagramSocket([(b"kept", ("127.0.0.1", 9)), (b"gone", ("127.0.0.1", 9))])
+    assert sock.recv(0) == b""
+    assert sock.recv_into(bytearray(0)) == 0
+    assert sock.recv(100) == b"kept"
+    assert sock.recvfrom(0) == (b"", ("127.0.0.1", 9))
+    assert sock.recv(0) == b""  # an empty queue: still no HandlerWouldBlock
+    with pytest.raises(HandlerWouldBlock):
+        sock.recv(100)
+    sock.close()
+    assert sock.recv(0) == b""
