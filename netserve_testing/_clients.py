@@ -233,6 +233,27 @@ class StreamClient(_Client):
 
     # -- receiving ------------------------------------------------------------------------------
 
+    @property
+    def buffered(self) -> bytes:
+        """Bytes already received from the handler that no expectation or read consumed.
+
+        :meth:`Script.play <netserve_testing.Script.play>` fails when a script
+        with expectations ends with bytes here. Bytes still on their way are
+        not here: nothing waits for them.
+
+        Example:
+            >>> import socket
+            >>> a, b = socket.socketpair()
+            >>> with StreamClient(a, "pair") as client:
+            ...     b.sendall(b"HI THERE")
+            ...     client.expect(b"HI")
+            ...     client.buffered
+            b'HI'
+            b' THERE'
+            >>> b.close()
+        """
+        return self._buffer
+
     def _fill(self, deadline: float, what: str) -> None:
         # Read one chunk into the buffer, or note EOF; raise on the deadline.
         __tracebackhide__ = True  # pytest shows the test's line, not ours

@@ -5,7 +5,9 @@ player checks the expectations that come next against what the handler has
 written, then performs the client steps up to the next expectation (consecutive
 sends are delivered together, split by the socket's chunking). Every write of
 the handler is checked at once against the expectation in front, so a wrong
-byte fails inside the ``send()`` that wrote it.
+byte fails inside the ``send()`` that wrote it. When the handler is done, bytes
+it sent after the last expectation fail the script too (a script with no
+expectation checks nothing).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from ._script import (
     RESET,
     SEND,
     Expectation,
+    ExpectClosed,
     Matched,
     Mismatch,
     Script,
@@ -36,6 +39,20 @@ def _expected_text(step: Expectation, pending: bytes) -> str:
     return outcome.expected if isinstance(outcome, Mismatch) else "EOF"
 
 
+def _read_again(step: Expectation, timed_out: bool) -> str:
+    # Why a read of the handler, with this expectation still unmet, cannot go on.
+    awaited = "closing the connection" if isinstance(step, ExpectClosed) else "sending it"
+    if timed_out:
+        return (
+            f"the handler read again before {awaited}, and its read timed out (fake clock): "
+            f"the client was waiting for the handler, and the handler for the client"
+        )
+    return (
+        f"the handler read again before {awaited}: the client would wait for the "
+        f"handler, and the handler for the client"
+    )
+
+
 class ScriptPlayer:
     """The client side of a :class:`Script`, played against one :class:`FakeStreamSocket`.
 
@@ -47,6 +64,10 @@ class ScriptPlayer:
         self._plan = script._compile()  # raises for unknown steps and sends after close
         self._count = len(self._plan)
         self._index = 0
+        # Whether any step checks output: a script of client steps only checks nothing.
+        self._expects = any(kind == EXPECT for kind, _ in self._plan)
+        # The step whose expectation was in front when a read of the handler timed out.
+        self._stalled_at = -1
         self._consumed = 0  # bytes of sock.sent already matched by expectations
         self._client_done = False  # the client closed or reset: it sends nothing more
         self._quiet = False  # the last client step was go_quiet: reads keep timing out
@@ -59,9 +80,9 @@ class ScriptPlayer:
         """Whether every step was performed or matched."""
         return self._index >= self._count
 
-    def _fail(
+    def _failure(
         self, sock: FakeStreamSocket, step: Step, expected: str, received: str, why: str = ""
-    ) -> NoReturn:
+    ) -> ExpectationFailed:
         position = f"script step {self._index + 1} of {self._count} ({step.describe()})"
         sock.transcript.mismatch(expected, received, why or None)
         lines = [f"{position} failed", f"expected: {expected}", f"received: {received}"]
@@ -69,7 +90,17 @@ class ScriptPlayer:
             lines.append(why)
         lines.append(f"chunking: {sock.chunking.describe()}")
         self.failure = ExpectationFailed("\n".join(lines), sock.transcript)
-        raise self.failure
+        return self.failure
+
+    def _fail(
+        self, sock: FakeStreamSocket, step: Step, expected: str, received: str, why: str = ""
+    ) -> NoReturn:
+        raise self._failure(sock, step, expected, received, why)
+
+    def _unmet(self, sock: FakeStreamSocket, step: Expectation, why: str) -> ExpectationFailed:
+        pending = bytes(sock._out[self._consumed :])
+        received = repr(pending) if pending else "nothing"
+        return self._failure(sock, step, _expected_text(step, pending), received, why)
 
     def _check(self, sock: FakeStreamSocket, step: Any, eof: bool) -> bool:
         # True when matched (and consumed); False when more bytes are needed.
@@ -121,16 +152,11 @@ class ScriptPlayer:
                 if self._check(sock, step, sock.write_shut):
                     continue
                 if can_time_out:
-                    return  # the read times out while the client still waits, as on a network
-                pending = bytes(sock._out[self._consumed :])
-                self._fail(
-                    sock,
-                    step,
-                    _expected_text(step, pending),
-                    repr(pending) if pending else "nothing",
-                    "the handler read again before sending it: the client would wait for "
-                    "the handler, and the handler for the client",
-                )
+                    # The read times out while the client still waits, as on a network; if
+                    # the handler lets the timeout escape, see timed_out().
+                    self._stalled_at = self._index
+                    return
+                raise self._unmet(sock, step, _read_again(step, timed_out=False))
             self._index += 1
             if kind == CLOSE:
                 self._client_done = True
@@ -149,11 +175,24 @@ class ScriptPlayer:
             self._client_done = True
             sock._peer_close()
 
+    def timed_out(self, sock: FakeStreamSocket) -> None:
+        """The handler ended with a read timeout: set :attr:`failure` if the script waited.
+
+        A read that times out while an expectation is unmet is what a handler
+        may use to act on an idle client; when the handler lets the timeout
+        escape instead, the script failed at that expectation, as it does at
+        once for a handler that reads with no timeout.
+        """
+        if self.failure is None and self._stalled_at == self._index and not self.done:
+            step = self._plan[self._index][1]
+            self._unmet(sock, step, _read_again(step, timed_out=True))
+
     def finish(self, sock: FakeStreamSocket) -> None:
         """The handler is done and the connection closed: check what the script still expects.
 
         Raises:
-            ExpectationFailed: An expectation is not met by what the handler sent.
+            ExpectationFailed: An expectation is not met by what the handler sent,
+                or the handler sent more after the last expectation.
         """
         if self.failure is not None:
             raise self.failure
@@ -162,14 +201,7 @@ class ScriptPlayer:
             kind, step = plan[self._index]
             if kind == EXPECT:
                 if not self._check(sock, step, sock.write_shut):
-                    pending = bytes(sock._out[self._consumed :])
-                    self._fail(
-                        sock,
-                        step,
-                        _expected_text(step, pending),
-                        repr(pending) if pending else "nothing",
-                        "the handler finished without sending it",
-                    )
+                    raise self._unmet(sock, step, "the handler finished without sending it")
                 continue
             self._index += 1
             if kind == SEND:
@@ -180,3 +212,12 @@ class ScriptPlayer:
                 sock.transcript.event(
                     f"client step after the handler had finished: {step.describe()}"
                 )
+        extra = bytes(sock._out[self._consumed :])
+        if extra and self._expects:
+            sock.transcript.event(f"unexpected: {extra!r}")
+            self.failure = ExpectationFailed(
+                f"the handler sent {extra!r} after the last expectation\n"
+                f"chunking: {sock.chunking.describe()}",
+                sock.transcript,
+            )
+            raise self.failure

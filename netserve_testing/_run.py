@@ -211,6 +211,8 @@ def run_handler(
         pass
     sock.close()
     player = sock.player
+    if player is not None and isinstance(error, socket.timeout):
+        player.timed_out(sock)  # sets player.failure if the script was waiting for output
     if player is not None and player.failure is not None and player.failure is not error:
         raise player.failure from error
     if error is not None and (raise_errors or not isinstance(error, Exception)):

@@ -18,7 +18,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, List, Optional, Protocol, Tuple, Union
 
-from ._errors import NetserveTestingError
+from ._errors import ExpectationFailed
+from ._transcript import Transcript
 
 __all__ = [
     "Close",
@@ -455,6 +456,16 @@ class Script:
     ``script.run(Handler)`` always means a stream handler, since a
     ``BaseRequestHandler`` subclass does not say which kind it is.
 
+    Output after the last expectation fails a script that has expectations
+    (a script of client steps only checks nothing), with one difference
+    between the transports. In memory, when the handler is done, every byte
+    it sent is known, so any byte after the last expectation fails. Over a
+    real socket "nothing more came" cannot be known without waiting, so
+    :meth:`play` checks only the bytes the client has already received and
+    not consumed when the last step is done (see ``StreamClient.buffered``);
+    it never waits for more. To ignore what follows, expect it; to require
+    that nothing follows, end with :meth:`expect_closed`.
+
     Example:
         >>> script = Script().send_line("hi").expect_line("HI").close().expect_closed()
         >>> [step.describe() for step in script.steps][:2]
@@ -462,9 +473,12 @@ class Script:
     """
 
     def __init__(self, steps: Optional[List[Step]] = None) -> None:
-        self._steps: List[Step] = list(steps or [])
+        self._steps: List[Step] = []
         # (kind, step) pairs; the kind says which Step subclass the step is.
         self._plan: Optional[Tuple[Tuple[int, Any], ...]] = None
+        self._closed_at = 0  # the number of the first close or reset step; 0 if none
+        for step in steps or ():
+            self._add(step)
 
     @property
     def steps(self) -> Tuple[Step, ...]:
@@ -472,6 +486,16 @@ class Script:
         return tuple(self._steps)
 
     def _add(self, step: Step) -> Script:
+        number = len(self._steps) + 1
+        if isinstance(step, (Close, Reset)):
+            self._closed_at = self._closed_at or number
+        elif isinstance(step, Send) and self._closed_at:
+            closing = self._steps[self._closed_at - 1].describe()
+            raise ValueError(
+                f"script step {number} ({step.describe()}) comes after step "
+                f"{self._closed_at} ({closing}): the client cannot send once it closed or "
+                f"reset the connection"
+            )
         self._steps.append(step)
         self._plan = None
         return self
@@ -482,22 +506,17 @@ class Script:
         plan = self._plan
         if plan is not None:
             return plan
+        # Sends after a close or reset were refused when the steps were added (_add).
         compiled: List[Tuple[int, Any]] = []
-        closed_at = 0
         for number, step in enumerate(self._steps, 1):
             if isinstance(step, Send):
                 kind = SEND
-                if closed_at:
-                    raise NetserveTestingError(
-                        f"script step {number} ({step.describe()}) comes after the client "
-                        f"closed or reset the connection (step {closed_at}); it cannot send "
-                        f"any more"
-                    )
             elif isinstance(step, Expectation):
                 kind = EXPECT
-            elif isinstance(step, (Close, Reset)):
-                kind = CLOSE if isinstance(step, Close) else RESET
-                closed_at = closed_at or number
+            elif isinstance(step, Close):
+                kind = CLOSE
+            elif isinstance(step, Reset):
+                kind = RESET
             elif isinstance(step, GoQuiet):
                 kind = QUIET
             else:
@@ -506,28 +525,17 @@ class Script:
         self._plan = plan = tuple(compiled)
         return plan
 
-    def _check_can_send(self, data: bytes) -> None:
-        for step in self._steps:
-            if isinstance(step, (Close, Reset)):
-                raise ValueError(
-                    f"cannot send {data!r} after {step.describe()}: the client has no "
-                    f"sending side left"
-                )
-
     def send(self, data: bytes) -> Script:
         """Send ``data`` as one chunk."""
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"send() takes bytes, not {type(data).__name__}: {data!r}")
-        self._check_can_send(bytes(data))
         return self._add(Send(bytes(data)))
 
     def send_line(self, text: str, *, newline: str = "\n", encoding: str = "utf-8") -> Script:
         """Send ``text`` encoded, followed by ``newline``."""
         if not isinstance(text, str):
             raise TypeError(f"send_line() takes str, not {type(text).__name__}: {text!r}")
-        data = (text + newline).encode(encoding)
-        self._check_can_send(data)
-        return self._add(Send(data))
+        return self._add(Send((text + newline).encode(encoding)))
 
     def expect(self, data: bytes) -> Script:
         """Expect exactly ``data`` next from the handler."""
@@ -562,9 +570,32 @@ class Script:
         return self._add(GoQuiet())
 
     def play(self, client: ScriptClient) -> None:
-        """Perform every step, in order, with a connected scripted ``client``."""
+        """Perform every step, in order, with a connected scripted ``client``.
+
+        Then, if the script has an expectation, bytes the client already
+        received and no expectation consumed (its ``buffered`` attribute, if
+        it has one) fail the script; nothing waits for more.
+
+        Raises:
+            ExpectationFailed: An expectation was not met, or the client holds
+                bytes received after the last expectation.
+        """
         for step in self._steps:
             step.apply(client)
+        extra = getattr(client, "buffered", b"")
+        if isinstance(extra, bytes) and extra and self._expects():
+            transcript = getattr(client, "transcript", None)
+            if isinstance(transcript, Transcript):
+                transcript.event(f"unexpected: {extra!r}")
+            else:
+                transcript = None
+            raise ExpectationFailed(
+                f"the handler sent {extra!r} after the last expectation", transcript
+            )
+
+    def _expects(self) -> bool:
+        # Whether any step checks what the handler sent.
+        return any(isinstance(step, Expectation) for step in self._steps)
 
     def run(self, target: Any, **options: Any) -> Any:
         """Play the script against a handler class, a server, or a connected client.

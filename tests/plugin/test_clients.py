@@ -198,3 +198,24 @@ def test_connect_rejects_unknown_kinds():
         connect(("127.0.0.1", 1), "carrier-pigeon")
     with pytest.raises(TypeError, match="not 42"):
         connect(42)  # type: ignore[arg-type]
+
+
+def test_Script_play_fails_on_bytes_received_after_the_last_expectation(
+    pair: Tuple[StreamClient, socket.socket],
+) -> None:
+    client, peer = pair
+    peer.sendall(b"HI\nGARBAGE\n")
+    with pytest.raises(ExpectationFailed, match=r"sent b'GARBAGE\\n' after the last expectation"):
+        Script().expect_line("HI").play(client)
+
+
+def test_Script_play_does_not_wait_for_more_after_the_last_expectation(
+    pair: Tuple[StreamClient, socket.socket],
+) -> None:
+    client, peer = pair
+    peer.sendall(b"HI\n")
+    Script().expect_line("HI").play(client)  # nothing buffered: passes at once
+    peer.sendall(b"more\n")
+    Script().send(b"x").play(client)  # no expectation: nothing is checked
+    assert client.buffered == b""
+    assert client.recv_line() == b"more\n"

@@ -21,7 +21,6 @@ from netserve_testing import (
     HandlerWouldBlock,
     Matched,
     Mismatch,
-    NetserveTestingError,
     Script,
     run_datagram_handler,
     run_handler,
@@ -274,13 +273,14 @@ def test_Script_sends_after_the_handler_finished_are_noted(ss: ModuleType) -> No
 
 
 def test_Script_send_after_close_is_a_script_error() -> None:
-    with pytest.raises(ValueError, match=r"cannot send b'b\\n' after close \(EOF\)"):
+    # One check, one exception type, whether the steps come one by one or as a list.
+    with pytest.raises(ValueError, match=r"step 3 \(send b'b\\n'\) comes after step 2 \(close"):
         Script().send_line("a").close().send_line("b")
-    with pytest.raises(ValueError, match="cannot send b'x' after reset"):
+    with pytest.raises(ValueError, match=r"step 2 \(send b'x'\) comes after step 1 \(reset\)"):
         Script().reset().send(b"x")
     steps = Script().close().steps + Script().send(b"late").steps
-    with pytest.raises(NetserveTestingError, match=r"step 2 \(send b'late'\) comes after"):
-        FakeStreamSocket(Script(list(steps)))
+    with pytest.raises(ValueError, match=r"step 2 \(send b'late'\) comes after step 1"):
+        Script(list(steps))
 
 
 def test_Script_rejects_then_and_foreign_steps() -> None:
@@ -481,3 +481,59 @@ def test_Script_same_datagram_script_in_memory_and_on_a_real_udp_server(ss: Modu
     with serve(handler, "udp-sync", backend=ss.__name__) as server:
         client = script.run(server)
     assert "THERE" in str(client.transcript)
+
+
+def test_Script_output_after_the_last_expectation_fails(ss: ModuleType) -> None:
+    class Extra(ss.StreamRequestHandler):  # type: ignore[name-defined, misc]
+        def handle(self) -> None:
+            self.rfile.readline()
+            self.wfile.write(b"HI\nGARBAGE\n")
+
+    with pytest.raises(ExpectationFailed) as info:
+        run_handler(Extra, Script().send_line("hi").expect_line("HI"))
+    message = str(info.value)
+    assert "the handler sent b'GARBAGE\\n' after the last expectation" in message
+    assert "<<< b'HI\\nGARBAGE\\n'" in message
+    # An expectation for the rest, or a script with none, accepts it.
+    run_handler(Extra, Script().send_line("hi").expect_line("HI").expect_line("GARBAGE"))
+    assert run_handler(Extra, Script().send_line("hi")).sent == b"HI\nGARBAGE\n"
+
+
+def test_Script_expect_closed_mid_script_with_a_timeout_is_an_expectation_failure(
+    ss: ModuleType,
+) -> None:
+    class Loop(ss.StreamRequestHandler):  # type: ignore[name-defined, misc]
+        timeout = 5
+
+        def handle(self) -> None:
+            for line in self.rfile:
+                self.wfile.write(line.upper())
+
+    script = Script().send_line("a").expect_line("A").expect_closed().send_line("b")
+    with pytest.raises(ExpectationFailed) as info:
+        run_handler(Loop, script)
+    message = str(info.value)
+    assert message.startswith("script step 3 of 4 (expect the connection to close) failed\n"), (
+        message
+    )
+    assert "the handler read again" in message
+    assert isinstance(info.value.__cause__, socket.timeout)
+
+
+def test_Script_handler_that_closes_on_its_idle_timeout_meets_expect_closed(
+    ss: ModuleType,
+) -> None:
+    class Idle(ss.StreamRequestHandler):  # type: ignore[name-defined, misc]
+        timeout = 5
+
+        def handle(self) -> None:
+            try:
+                for line in self.rfile:
+                    self.wfile.write(line.upper())
+            except socket.timeout:
+                self.wfile.write(b"idle\n")
+
+    run = run_handler(
+        Idle, Script().send_line("a").expect_line("A").expect_line("idle").expect_closed()
+    )
+    assert run.socket.timeouts == 1
