@@ -83,7 +83,16 @@ class HandlerRun(Generic[H]):
     error: Optional[BaseException] = None
     """The exception the handler raised, when ``raise_errors=False``."""
     closed_by: str = "server"
-    """``"handler"`` if the handler shut down or closed the connection itself, else ``"server"``."""
+    """Who ended the connection for the client: ``"handler"`` or ``"server"``.
+
+    ``"handler"`` when the handler itself ended its sending side, so the
+    client read EOF before the server's ``shutdown_request()``: with
+    ``shutdown(SHUT_WR)``, ``shutdown(SHUT_RDWR)``, or ``close()`` once no
+    ``makefile()`` file keeps the socket open. ``shutdown(SHUT_RD)`` alone
+    does not end the connection for the client, so it leaves ``"server"``;
+    :attr:`FakeStreamSocket.shutdowns <netserve_testing.FakeStreamSocket.shutdowns>`
+    lists every call.
+    """
     values: List[Any] = field(default_factory=list)
     """With a script: the value of each expectation (the match object of ``expect_regex``)."""
 
@@ -119,8 +128,13 @@ class HandlerRun(Generic[H]):
 
     @property
     def reset(self) -> bool:
-        """Whether the handler saw the connection reset by the client."""
-        return self.socket._dead or self.socket._reset_pending
+        """Whether the client reset the connection (``then="reset"`` or a script's ``reset()``).
+
+        True as well when the handler never read or wrote again after the reset
+        (it did not see it); :attr:`error` holds the ``ConnectionResetError``
+        when the handler saw it and let it escape.
+        """
+        return self.socket._end == "reset"
 
 
 def run_handler(

@@ -50,26 +50,28 @@ MSG_NOSIGNAL = int(getattr(socket, "MSG_NOSIGNAL", 0))
 MSG_TRUNC = int(getattr(socket, "MSG_TRUNC", 0))
 
 
+def _write_entry(transcript: Transcript, kind: int, value: Any) -> None:
+    # The one place a logged entry becomes a transcript line.
+    if kind == LOG_IN:
+        transcript.inbound(value)
+    elif kind == LOG_OUT:
+        transcript.outbound(value)
+    else:
+        transcript.event(_connection_text(value) if kind == LOG_CONNECTION else value)
+
+
 class _WriteThrough:
     # The log of a fake given a transcript by the caller: entries go to it at once,
     # since the caller may read that transcript without going through the fake.
+    # It never holds entries, so FakeSocketBase.transcript has nothing to flush from it.
     def __init__(self, transcript: Transcript) -> None:
         self._transcript = transcript
 
     def append(self, entry: Tuple[int, Any]) -> None:
-        kind, value = entry
-        if kind == LOG_IN:
-            self._transcript.inbound(value)
-        elif kind == LOG_OUT:
-            self._transcript.outbound(value)
-        else:
-            self._transcript.event(_connection_text(value) if kind == LOG_CONNECTION else value)
+        _write_entry(self._transcript, *entry)
 
     def insert(self, index: int, entry: Tuple[int, Any]) -> None:
         self.append(entry)
-
-    def __len__(self) -> int:
-        return 0
 
 
 def os_error(code: int) -> OSError:
@@ -107,8 +109,11 @@ class FakeSocketBase:
         self._options: Dict[Tuple[int, int], Union[int, bytes]] = {}
         self._fd = next(_descriptors)
         self._transcript = transcript
-        # Entries not yet in the transcript: appending a tuple is what keeps a run cheap.
-        self._log: Any = [] if transcript is None else _WriteThrough(transcript)
+        # Entries not yet in the transcript (a list: appending a tuple is what keeps a
+        # run cheap), or a _WriteThrough when the caller gave the transcript.
+        self._log: Union[List[Tuple[int, Any]], _WriteThrough] = (
+            [] if transcript is None else _WriteThrough(transcript)
+        )
 
     # Per-instance state that starts the same on every socket lives here as class
     # defaults: a run creates one socket, and assigning these in __init__ costs more
@@ -125,17 +130,11 @@ class FakeSocketBase:
         """The record of everything the peer and the code under test exchanged."""
         if self._transcript is None:
             self._transcript = Transcript() if self._header is None else Transcript([self._header])
-        if self._log:
-            log: List[Tuple[int, Any]] = self._log
+        log = self._log
+        if isinstance(log, list) and log:  # pending entries (a _WriteThrough holds none)
             self._log = []
-            transcript = self._transcript
             for kind, value in log:
-                if kind == LOG_IN:
-                    transcript.inbound(value)
-                elif kind == LOG_OUT:
-                    transcript.outbound(value)
-                else:
-                    transcript.event(_connection_text(value) if kind == LOG_CONNECTION else value)
+                _write_entry(self._transcript, kind, value)
         return self._transcript
 
     # -- identity -----------------------------------------------------------------------

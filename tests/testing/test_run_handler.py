@@ -386,3 +386,30 @@ def test_run_handler_leaves_no_reference_cycles() -> None:
             assert [ref() for ref in refs] == [None, None, None]
     finally:
         gc.enable()
+
+
+def test_HandlerRun_closed_by_says_who_ended_the_connection_for_the_client(
+    ss: ModuleType,
+) -> None:
+    def handler(*hows: int) -> Any:
+        class ShutsDown(ss.BaseRequestHandler):  # type: ignore[name-defined, misc]
+            def handle(self) -> None:
+                for how in hows:
+                    self.request.shutdown(how)
+
+        return ShutsDown
+
+    assert run_handler(handler(socket.SHUT_RD), b"").closed_by == "server"
+    assert run_handler(handler(socket.SHUT_WR), b"").closed_by == "handler"
+    assert run_handler(handler(socket.SHUT_RD, socket.SHUT_WR), b"").closed_by == "handler"
+
+
+def test_HandlerRun_reset_is_the_client_reset_seen_or_not(ss: ModuleType) -> None:
+    class Ignores(ss.BaseRequestHandler):  # type: ignore[name-defined, misc]
+        def handle(self) -> None:
+            self.request.recv(3)
+
+    unseen = run_handler(Ignores, b"abc", then="reset")
+    assert unseen.reset
+    assert unseen.error is None
+    assert not run_handler(Ignores, b"abc").reset
