@@ -7,7 +7,7 @@ import re
 import socket
 import socketserver
 from types import ModuleType
-from typing import Any, List
+from typing import Any, List, Optional
 
 import pytest
 
@@ -499,19 +499,28 @@ def test_Script_output_after_the_last_expectation_fails(ss: ModuleType) -> None:
     assert run_handler(Extra, Script().send_line("hi")).sent == b"HI\nGARBAGE\n"
 
 
-def test_Script_expect_closed_mid_script_with_a_timeout_is_an_expectation_failure(
-    ss: ModuleType,
-) -> None:
-    class Loop(ss.StreamRequestHandler):  # type: ignore[name-defined, misc]
+def upper_lines_with_timeout(ss: ModuleType, idle_reply: Optional[bytes]) -> Any:
+    class UpperLines(ss.StreamRequestHandler):  # type: ignore[name-defined, misc]
         timeout = 5
 
         def handle(self) -> None:
-            for line in self.rfile:
-                self.wfile.write(line.upper())
+            try:
+                for line in self.rfile:
+                    self.wfile.write(line.upper())
+            except socket.timeout:
+                if idle_reply is None:
+                    raise
+                self.wfile.write(idle_reply)
 
+    return UpperLines
+
+
+def test_Script_expect_closed_mid_script_with_a_timeout_is_an_expectation_failure(
+    ss: ModuleType,
+) -> None:
     script = Script().send_line("a").expect_line("A").expect_closed().send_line("b")
     with pytest.raises(ExpectationFailed) as info:
-        run_handler(Loop, script)
+        run_handler(upper_lines_with_timeout(ss, None), script)
     message = str(info.value)
     assert message.startswith("script step 3 of 4 (expect the connection to close) failed\n"), (
         message
@@ -520,20 +529,9 @@ def test_Script_expect_closed_mid_script_with_a_timeout_is_an_expectation_failur
     assert isinstance(info.value.__cause__, socket.timeout)
 
 
-def test_Script_handler_that_closes_on_its_idle_timeout_meets_expect_closed(
+def test_Script_handler_that_acts_on_its_idle_timeout_meets_the_expectations(
     ss: ModuleType,
 ) -> None:
-    class Idle(ss.StreamRequestHandler):  # type: ignore[name-defined, misc]
-        timeout = 5
-
-        def handle(self) -> None:
-            try:
-                for line in self.rfile:
-                    self.wfile.write(line.upper())
-            except socket.timeout:
-                self.wfile.write(b"idle\n")
-
-    run = run_handler(
-        Idle, Script().send_line("a").expect_line("A").expect_line("idle").expect_closed()
-    )
+    script = Script().send_line("a").expect_line("A").expect_line("idle").expect_closed()
+    run = run_handler(upper_lines_with_timeout(ss, b"idle\n"), script)
     assert run.socket.timeouts == 1
