@@ -24,7 +24,8 @@ class ServerFactory(ChecksOnExit):
     Args:
         client_timeout: Default timeout of scripted clients (5 s unless set).
         teardown_timeout: Seconds to wait for handler threads and children at close.
-        check_leaks: Whether :meth:`close` checks for leaked threads and sockets.
+        check_leaks: Whether :meth:`close` checks for leaked threads, and for sockets
+            and pipes the servers opened or accepted (not those of the test's own code).
         backend: ``"netserve"`` or ``"socketserver"`` for kinds; default netserve.
 
     Example:
@@ -120,7 +121,8 @@ class ServerFactory(ChecksOnExit):
             leaks.extend(remove_socket_dir(self._socket_dir))
         if self._leak_check is not None:
             reported = {thread for server in self.servers for thread in server.reported_threads}
-            leaks.extend(self._leak_check.leaks(reported))
+            owned = {t: what for server in self.servers for t, what in server._owned().items()}
+            leaks.extend(self._leak_check.leaks(reported, owned))
         if failure is not None:
             raise failure
         return errors, leaks

@@ -15,14 +15,20 @@ import os
 import socket
 import threading
 import time
-from typing import Any, List, Mapping, Optional, Set, Union
+from typing import Any, Dict, List, Mapping, Optional, Set, Union
 
 import netserve
 from netserve._address import check_unix_address
 
 from ._clients import DatagramClient, StreamClient, connect
 from ._kinds import ServerKind
-from ._leaks import kill_child, private_socket_dir, remove_socket_dir, wait_for_children
+from ._leaks import (
+    kill_child,
+    open_sockets,
+    private_socket_dir,
+    remove_socket_dir,
+    wait_for_children,
+)
 from ._recorder import Recorder, instrument
 from ._records import (
     ChecksOnExit,
@@ -130,11 +136,14 @@ class ServerHandle(ChecksOnExit):
         family = _family_of_address(address, server_class)
         if getattr(server_class, "address_family", family) != family:
             namespace["address_family"] = family
+        before = open_sockets()
         try:
             self.server = instrument(server_class, namespace)(address, handler_class)
         except BaseException:
             self._remove_dir()
             raise
+        # What the server opened (its socket, a wake-up pipe...) is its own, for leak checks.
+        opened = {t for fd, t in open_sockets().items() if before.get(fd) != t}
         for name, value in (attrs or {}).items():
             setattr(self.server, name, value)
         if isinstance(self.server.server_address, str):
@@ -142,6 +151,8 @@ class ServerHandle(ChecksOnExit):
         forking = hasattr(server_class, "collect_children")
         self._recorder = Recorder(f"{server_class.__name__} at {self.address!r}", forking)
         self.server._netserve_recorder = self._recorder
+        what = f"opened by {server_class.__name__} at {self.address!r}"
+        self._recorder.owned.update(dict.fromkeys(opened, what))
         self._recorder.start()
         if poll_interval is None:
             poll_interval = 0.5 if _is_netserve_class(server_class) else STDLIB_POLL_INTERVAL
@@ -303,6 +314,11 @@ class ServerHandle(ChecksOnExit):
                     os.unlink(self._socket_file)
             self._remove_dir()
         return errors, list(self._leaks)
+
+    def _owned(self) -> Dict[str, str]:
+        # {fd_target(): what it is} of the sockets and pipes the server opened or accepted.
+        with self._recorder.cond:
+            return dict(self._recorder.owned)
 
     def take_unhandled_errors(self) -> List[HandlerError]:
         """Return the unhandled errors not reported yet, and mark them reported.

@@ -3,7 +3,8 @@
 Unix socket files go in a private, short-path directory (:func:`private_socket_dir`)
 that teardown empties and removes, naming each file left in it. A
 :class:`LeakCheck` notes the threads and open sockets before the first server
-starts and names the new ones still there after teardown. Forked children get
+starts and names the new threads, and the sockets and pipes the servers own
+(:meth:`LeakCheck.fd_target` identifies them), still there after teardown. Forked children get
 until a deadline to exit (woken by a pidfd, never polled where one exists),
 then are killed and reaped.
 """
@@ -17,7 +18,7 @@ import signal
 import tempfile
 import threading
 import time
-from typing import Callable, Collection, Dict, List, Optional, Set
+from typing import Callable, Collection, Dict, List, Mapping, Optional, Set
 
 __all__ = [
     "LeakCheck",
@@ -102,6 +103,10 @@ def remove_socket_dir(directory: str) -> List[str]:
 class LeakCheck:
     """The threads and open sockets of the process now; :meth:`leaks` names the new ones.
 
+    Sockets and pipes count only when a server owns them (its own, and the
+    connections it accepted): those the test's own code opens, such as a client
+    made on first use and kept, are not the server's leaks.
+
     Example:
         >>> check = LeakCheck()
         >>> check.leaks()
@@ -112,20 +117,49 @@ class LeakCheck:
         self._threads = set(threading.enumerate())
         self._sockets = open_sockets()
 
-    def leaks(self, reported: Collection[threading.Thread] = ()) -> List[str]:
-        """One line per thread started and socket opened since, and still there.
+    @staticmethod
+    def fd_target(fd: int) -> Optional[str]:
+        """Return what the file descriptor ``fd`` is, such as ``"socket:[81234]"``, or ``None``.
+
+        Duplicates of one socket or pipe (``dup()``, ``fork()``) share the target.
+        ``None`` where the system does not say (no ``/proc/self/fd``).
+
+        Example:
+            >>> import socket
+            >>> with socket.socket() as sock:
+            ...     target = LeakCheck.fd_target(sock.fileno())
+            ...     target is None or target.startswith("socket:")
+            True
+        """
+        for base in ("/proc/self/fd", "/dev/fd"):
+            try:
+                return os.readlink(f"{base}/{fd}")
+            except OSError:
+                continue
+        return None
+
+    def leaks(
+        self,
+        reported: Collection[threading.Thread] = (),
+        owned: Optional[Mapping[str, str]] = None,
+    ) -> List[str]:
+        """One line per thread started, and per owned socket or pipe opened, since; still there.
 
         Args:
             reported: Threads already reported another way, left out here.
+            owned: ``{fd_target(): what it is}`` of the servers' sockets and pipes.
         """
+        owned = owned or {}
         found = [
             f"thread left running: {thread!r}"
             for thread in threading.enumerate()
             if thread not in self._threads and thread not in reported
         ]
         for fd, target in sorted(open_sockets().items()):
-            if self._sockets.get(fd) != target:
-                found.append(f"{target.split(':')[0]} left open: fd {fd} ({target})")
+            if self._sockets.get(fd) != target and target in owned:
+                found.append(
+                    f"{target.split(':')[0]} left open: fd {fd} ({target}), {owned[target]}"
+                )
         return found
 
 

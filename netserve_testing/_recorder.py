@@ -20,6 +20,7 @@ import threading
 import time
 from typing import Any, Dict, List, Mapping, Optional, Set, Tuple, Union
 
+from ._leaks import LeakCheck
 from ._records import HandlerError, RequestRecord
 
 __all__ = ["Recorder", "instrument"]
@@ -64,6 +65,8 @@ class Recorder:
         #: Stores what forked children send, from start() until close().
         self.reader: Optional[threading.Thread] = None
         self._syncs_sent = 0  # _SYNC markers sent; the reader counts those it read
+        #: ``{fd_target(): what it is}`` of the sockets and pipes the server owns.
+        self.owned: Dict[str, str] = {}
         self._syncs_read = 0
         if forking:
             self.channel = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -102,6 +105,13 @@ class Recorder:
         for start in range(0, len(data), _CHUNK):
             more = start + _CHUNK < len(data)
             self.channel[1].send(_HEADER.pack(*sender, more) + data[start : start + _CHUNK])
+
+    def own(self, fd: int, what: str) -> None:
+        # Notes that the server owns the socket or pipe `fd` (and any duplicate of it).
+        target = LeakCheck.fd_target(fd)
+        if target is not None:
+            with self.cond:
+                self.owned.setdefault(target, what)
 
     def _store(self, item: _Item) -> None:
         with self.cond:
@@ -212,6 +222,10 @@ class _Instrumented:
 
     def process_request(self, request: Any, client_address: Any) -> None:
         recorder = self._netserve_recorder
+        if recorder is not None and isinstance(request, socket.socket):
+            recorder.own(
+                request.fileno(), f"a connection from {client_address!r} to {recorder.description}"
+            )
         if recorder is None or recorder.forking:
             super().process_request(request, client_address)  # type: ignore[misc]
             return

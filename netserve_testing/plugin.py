@@ -186,6 +186,12 @@ def pytest_configure(config: pytest.Config) -> None:
         "concurrency ('sync', 'threading', 'forking', 'pool') or a kind id ('udp-pool'); "
         "'a,b' means either, several arguments narrow; --netserve-kinds narrows further",
     )
+    config.addinivalue_line(
+        "markers",
+        "netserve_leak_check(enabled): False turns the netserve leak checks off for this test "
+        "(as --netserve-leak-check=off does for all), e.g. for a test whose own code starts a "
+        "thread that outlives it",
+    )
     # An ini line, not warnings.filterwarnings(): pytest resets the filters for each test.
     config.addinivalue_line("filterwarnings", _FORK_WARNING)
 
@@ -300,14 +306,20 @@ def netserve(request: pytest.FixtureRequest) -> Iterator[ServerFactory]:
 
     Handler errors not marked handled (``server.errors.expect(ValueError)``) fail
     the test, each with its traceback and client address. At teardown every server
-    is shut down, closed, its threads joined and children reaped, and leaked
-    threads, processes, sockets or socket files fail the test (``--netserve-leak-check``).
+    is shut down, closed, its threads joined and children reaped, and what is left
+    fails the test: threads started during the test, child processes, socket files,
+    and the sockets and pipes a server opened or accepted (its listening socket, a
+    connection a handler kept). Sockets the test's own code opens, such as a client
+    made on first use and kept for later tests, are not checked. Turn the checks
+    off for one test with ``@pytest.mark.netserve_leak_check(False)`` (a test that
+    starts a thread of its own that outlives it), for all with
+    ``--netserve-leak-check=off``.
     """
     settings = request.config.stash[SETTINGS_KEY]
     factory = ServerFactory(
         client_timeout=settings.timeout,
         teardown_timeout=settings.teardown_timeout,
-        check_leaks=settings.leak_check,
+        check_leaks=settings.leak_check and _leak_check_marker(request.node),
         backend=settings.backend,
     )
     request.node.stash.setdefault(_FACTORIES_KEY, []).append(factory)
@@ -315,6 +327,19 @@ def netserve(request: pytest.FixtureRequest) -> Iterator[ServerFactory]:
     errors, leaks = factory.close()
     if errors or leaks:
         pytest.fail(format_problems(errors, leaks), pytrace=False)
+
+
+def _leak_check_marker(item: pytest.Item) -> bool:
+    marker = item.get_closest_marker("netserve_leak_check")
+    if marker is None:
+        return True
+    values = [*marker.args, *marker.kwargs.values()]
+    if len(values) != 1 or not isinstance(values[0], bool) or set(marker.kwargs) - {"enabled"}:
+        raise pytest.UsageError(
+            f"@pytest.mark.netserve_leak_check takes True or False, not {marker.args!r} "
+            f"{marker.kwargs!r} ({item.nodeid})"
+        )
+    return values[0]
 
 
 @pytest.fixture

@@ -216,7 +216,9 @@ def test_leak_check_names_a_socket_left_open():
     errors, leaks = factory.close()
     kept[0].close()
     assert errors == []
-    assert any(leak.startswith("socket left open: fd ") for leak in leaks), leaks
+    (leak,) = leaks
+    assert leak.startswith("socket left open: fd "), leaks
+    assert "a connection from ('127.0.0.1', " in leak, leaks
 
 
 def test_stuck_forked_child_is_killed_and_reported():
@@ -240,3 +242,47 @@ def test_close_twice_and_connect_after_close():
     assert handle.close() == ([], [])
     with pytest.raises(ValueError, match=r"the server ThreadingTCPServer at .* is closed"):
         handle.connect()
+
+
+_lazy_clients: List[socket.socket] = []
+
+
+def _lazy_client(address: object) -> socket.socket:
+    # A user's module-level client, made on first use and kept for later tests.
+    if not _lazy_clients:
+        _lazy_clients.append(socket.create_connection(address))  # type: ignore[arg-type]
+    return _lazy_clients[0]
+
+
+def test_leak_check_leaves_out_sockets_and_pipes_the_servers_do_not_own():
+    factory = ServerFactory()
+    server = factory.serve(Upper, "tcp-threading")
+    client = _lazy_client(server.address[:2])
+    client.sendall(b"kept\n")
+    server.wait_for_requests(0)
+    read_fd, write_fd = os.pipe()
+    pair = socket.socketpair()
+    try:
+        errors, leaks = factory.close()
+    finally:
+        for sock in (client, *pair):
+            sock.close()
+        os.close(read_fd)
+        os.close(write_fd)
+        _lazy_clients.clear()
+    assert (errors, leaks) == ([], [])
+
+
+def test_leak_check_names_the_listening_socket_a_server_class_left_open():
+    class NeverCloses(socketserver.TCPServer):
+        def server_close(self) -> None:
+            pass
+
+    factory = ServerFactory()
+    server = factory.serve(Upper, server_class=NeverCloses)
+    errors, leaks = factory.close()
+    server.server.socket.close()
+    assert errors == []
+    assert len(leaks) == 1, leaks
+    assert leaks[0].startswith("socket left open: fd "), leaks
+    assert f"opened by NeverCloses at {server.address!r}" in leaks[0], leaks

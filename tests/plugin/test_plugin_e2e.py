@@ -319,3 +319,58 @@ def test_plugin_hides_the_fork_warning_of_its_forking_servers_only(pytester: pyt
     result.stdout.no_fnmatch_line("*test_forking_server*DeprecationWarning*")
     result.stdout.no_fnmatch_line("*_mixins.py*")
     result.stdout.no_fnmatch_line("*socketserver.py*")
+
+
+LEAK_MARKER_TESTS = """
+import threading
+
+import pytest
+
+release = threading.Event()
+started = []
+
+
+def background():
+    # A user's own background thread, started on first use, outliving the test.
+    if not started:
+        started.append(threading.Thread(target=release.wait, daemon=True))
+        started[0].start()
+
+
+def test_checked(netserve):
+    netserve.serve(object)
+    background()
+
+
+@pytest.mark.netserve_leak_check(False)
+def test_unchecked(netserve):
+    netserve.serve(object)
+    release.set()
+    started.clear()
+    background()
+
+
+def test_last():
+    release.set()
+"""
+
+
+def test_plugin_netserve_leak_check_marker_turns_the_checks_off_for_one_test(
+    pytester: pytest.Pytester,
+):
+    pytester.makepyfile(test_marker=LEAK_MARKER_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--strict-markers")
+    result.assert_outcomes(passed=3, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*ERROR at teardown of test_checked*", "*leak: thread left running: <Thread(*"]
+    )
+
+
+def test_plugin_netserve_leak_check_marker_takes_a_bool(pytester: pytest.Pytester):
+    pytester.makepyfile(
+        "import pytest\n\n@pytest.mark.netserve_leak_check('off')\n"
+        "def test_it(netserve):\n    pass\n"
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["*netserve_leak_check takes True or False, not ('off',)*"])
+    result.assert_outcomes(errors=1)
