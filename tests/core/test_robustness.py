@@ -120,17 +120,19 @@ def test_ThreadingMixIn_thread_that_fails_to_start_is_not_joined(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     original_start = threading.Thread.start
-    failures = [RuntimeError("can't start new thread")]
+    failures: List[BaseException] = []
 
     def start(self: threading.Thread) -> None:
-        if failures and self.name.endswith("(process_request_thread)"):
+        if failures:  # armed just around the handle_request() that must fail
             raise failures.pop()
         original_start(self)
 
     monkeypatch.setattr(threading.Thread, "start", start)
     with netserve.ThreadingTCPServer(("127.0.0.1", 0), EchoUpperHandler) as server:
         with connect(server) as client:
+            failures.append(RuntimeError("can't start new thread"))
             server.handle_request()  # the thread fails to start: handle_error reports it
+            assert not failures
             assert recv_until_eof(client) == b""
         with connect(server) as client:
             client.sendall(b"ok\n")
