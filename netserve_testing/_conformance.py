@@ -17,7 +17,7 @@ import random
 import select
 import socket
 import struct
-from typing import Any, Callable, ContextManager, Iterator, List, Protocol, Tuple
+from typing import Any, Callable, ContextManager, Iterator, List, Protocol, Sequence, Tuple
 
 from ._fakes import FakeStreamSocket
 
@@ -503,7 +503,12 @@ def check_stream_socket(make_pair: PairFactory) -> None:
         >>> check_stream_socket(fake_stream_pair)
         >>> check_stream_socket(socketpair_stream_pair)
     """
-    for check in ALL_CHECKS:
+    _run_checks(ALL_CHECKS, make_pair)
+
+
+def _run_checks(checks: Sequence[Callable[[Any], None]], make_pair: Any) -> None:
+    # Runs each check in turn; the first failure is re-raised with the check's name.
+    for check in checks:
         try:
             check(make_pair)
         except AssertionError as exc:

@@ -20,7 +20,7 @@ import socket
 import tempfile
 from typing import Any, Callable, ContextManager, Iterator, List, Protocol, Tuple
 
-from ._conformance import _raises, _require
+from ._conformance import _raises, _require, _run_checks
 from ._fake_datagram import FakeDatagramSocket
 from ._socket_base import Address
 
@@ -343,8 +343,4 @@ def check_datagram_socket(make_pair: DatagramPairFactory) -> None:
         >>> check_datagram_socket(udp_datagram_pair)
         >>> check_datagram_socket(unix_datagram_pair)
     """
-    for check in ALL_DATAGRAM_CHECKS:
-        try:
-            check(make_pair)
-        except AssertionError as exc:
-            raise AssertionError(f"{check.__name__}: {exc}") from exc
+    _run_checks(ALL_DATAGRAM_CHECKS, make_pair)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import queue
-import socket
 import threading
 import weakref
 from typing import Any
@@ -17,8 +16,8 @@ from ._support import (
     TIMEOUT,
     assert_server_close_does_not_wait,
     assert_server_close_waits_for_the_handler,
+    assert_serves_two_requests_at_once,
     connect,
-    datagram_client,
     held_server,
     recv_until_eof,
     serving,
@@ -32,47 +31,9 @@ THREADING_CLASSES = [
 ]
 
 
-class Rendezvous(netserve.BaseRequestHandler):
-    """Replies only once two handlers are running at once (``server.barrier`` of 2)."""
-
-    def handle(self) -> None:
-        server: Any = self.server
-        server.threads.put(threading.current_thread())
-        server.barrier.wait(TIMEOUT)
-        if isinstance(self.request, tuple):
-            data, sock = self.request
-            sock.sendto(data.upper(), self.client_address)
-        else:
-            self.request.sendall(self.request.recv(1024).upper())
-
-
-def address_for(class_name: str, unix_dir: str) -> Any:
-    return f"{unix_dir}/server.sock" if "Unix" in class_name else ("127.0.0.1", 0)
-
-
 @pytest.mark.parametrize("class_name", THREADING_CLASSES)
 def test_Threading_server_handles_requests_concurrently(class_name: str, unix_dir: str) -> None:
-    server: Any = getattr(netserve, class_name)(address_for(class_name, unix_dir), Rendezvous)
-    server.barrier = threading.Barrier(2)
-    server.threads = queue.Queue()
-    with serving(server) as serve_thread:
-        if server.socket_type == socket.SOCK_STREAM:
-            with connect(server) as first, connect(server) as second:
-                first.sendall(b"one")
-                second.sendall(b"two")
-                assert first.recv(1024) == b"ONE"
-                assert second.recv(1024) == b"TWO"
-        else:
-            first = datagram_client(server, unix_dir)
-            second = datagram_client(server, unix_dir)
-            with first, second:
-                first.sendto(b"one", server.server_address)
-                second.sendto(b"two", server.server_address)
-                assert first.recv(1024) == b"ONE"
-                assert second.recv(1024) == b"TWO"
-        handler_threads = {server.threads.get(timeout=TIMEOUT) for _ in range(2)}
-        assert len(handler_threads) == 2
-        assert serve_thread not in handler_threads
+    assert_serves_two_requests_at_once(class_name, unix_dir)
 
 
 def test_ThreadingMixIn_class_attributes() -> None:
