@@ -55,6 +55,7 @@ from .conformance import (
 )
 from .live import (
     ALL_KINDS,
+    ChildProcessDied,
     DatagramClient,
     HandlerError,
     HandlerErrors,
@@ -106,6 +107,7 @@ from .script import (
 
 __all__ = [
     "ALL_KINDS",
+    "ChildProcessDied",
     "Chunking",
     "Close",
     "DatagramClient",

@@ -21,6 +21,7 @@ from ._factory import ServerFactory
 from ._harness import ServerHandle, serve
 from ._kinds import ALL_KINDS, ServerKind, select_kinds
 from ._records import (
+    ChildProcessDied,
     HandlerError,
     HandlerErrors,
     RequestRecord,
@@ -30,6 +31,7 @@ from ._records import (
 
 __all__ = [
     "ALL_KINDS",
+    "ChildProcessDied",
     "DatagramClient",
     "HandlerError",
     "HandlerErrors",

@@ -21,6 +21,7 @@ import netserve
 from netserve._address import check_unix_address
 
 from ._clients import DatagramClient, StreamClient, connect
+from ._forked import STACK_SIGNAL, register_address, unregister_address
 from ._kinds import ServerKind
 from ._leaks import (
     kill_child,
@@ -38,11 +39,25 @@ from ._records import (
     RequestRecord,
     RequestsTimeout,
 )
+from ._stacks import indent, thread_stack
 
-__all__ = ["DEFAULT_TEARDOWN_TIMEOUT", "STDLIB_POLL_INTERVAL", "ServerHandle", "serve"]
+__all__ = [
+    "DEFAULT_POOL_SIZE",
+    "DEFAULT_TEARDOWN_TIMEOUT",
+    "MIN_LISTEN_BACKLOG",
+    "STDLIB_POLL_INTERVAL",
+    "ServerHandle",
+    "serve",
+]
 
 #: Seconds teardown waits for handler threads and forked children to finish.
 DEFAULT_TEARDOWN_TIMEOUT = 5.0
+#: Workers of a thread pool kind unless the test sets ``max_workers`` (not the machine's cores).
+DEFAULT_POOL_SIZE = 8
+#: The least listen backlog of a stream server unless the test sets ``request_queue_size``.
+MIN_LISTEN_BACKLOG = 128
+# Seconds a stuck forked child gets, past the deadline, to send its stack before it is killed.
+_STACK_GRACE = 0.5
 #: ``serve_forever()`` poll interval for servers whose ``shutdown()`` polls (the stdlib's).
 STDLIB_POLL_INTERVAL = 0.005
 
@@ -131,7 +146,7 @@ class ServerHandle(ChecksOnExit):
         self._socket_file: Optional[str] = None
         self._leaks: List[str] = []
         self._stuck = False  # teardown found something still running at its deadline
-        namespace = dict(options)
+        namespace = _reproducible(server_class, options)
         address = self._address(server_class, address, socket_dir)
         family = _family_of_address(address, server_class)
         if getattr(server_class, "address_family", family) != family:
@@ -153,6 +168,8 @@ class ServerHandle(ChecksOnExit):
         self.server._netserve_recorder = self._recorder
         what = f"opened by {server_class.__name__} at {self.address!r}"
         self._recorder.owned.update(dict.fromkeys(opened, what))
+        self._client_names: Dict[Any, Client] = {}  # a kit client's own address -> client
+        register_address(self.address)
         self._recorder.start()
         if poll_interval is None:
             poll_interval = 0.5 if _is_netserve_class(server_class) else STDLIB_POLL_INTERVAL
@@ -216,6 +233,8 @@ class ServerHandle(ChecksOnExit):
         timeout = self.client_timeout if timeout is None else timeout
         client = connect(self.address, "stream" if self.is_stream else "datagram", timeout)
         self._clients.append(client)
+        with contextlib.suppress(OSError):
+            self._client_names[_name_key(client.sock.getsockname())] = client
         return client
 
     @property
@@ -251,6 +270,7 @@ class ServerHandle(ChecksOnExit):
             >>> [record.error for record in server.wait_for_requests(1)]  # doctest: +SKIP
             [None]
         """
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
         limit = timeout if timeout is not None else (self.client_timeout or 5.0)
         if not self._recorder.wait(count, limit):
             done = len(self.requests)
@@ -287,9 +307,10 @@ class ServerHandle(ChecksOnExit):
             return [], []
         self._closed = True
         deadline = time.monotonic() + self.teardown_timeout
+        self._recorder.teardown_started = time.monotonic()
         try:
             for client in self._clients:
-                client.disconnect()
+                _close_gracefully(client)
             if self._thread.is_alive():
                 _request_shutdown(self.server)
             self._thread.join(_remaining(deadline))
@@ -309,6 +330,7 @@ class ServerHandle(ChecksOnExit):
             self._reap_children()
             self._close_recorder()
             errors = self._recorder.take_unhandled()
+            unregister_address(self.address)
             if self._socket_file is not None:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self._socket_file)
@@ -344,7 +366,8 @@ class ServerHandle(ChecksOnExit):
             self.reported_threads.add(thread)
             self._leaks.append(
                 f"request from {client_address!r} still being handled in {thread!r} "
-                f"{self.teardown_timeout:g} s after shutdown of {recorder.description}"
+                f"{self.teardown_timeout:g} s after shutdown of {recorder.description} "
+                f"(abandoned)\n{self._where(thread_stack(thread), client_address)}"
             )
         if waiting > 0:
             self._leaks.append(
@@ -372,16 +395,53 @@ class ServerHandle(ChecksOnExit):
         pids = self._children()
         if not pids:
             return
-        stuck = wait_for_children(pids, deadline)
+        recorder = self._recorder
+        stuck = wait_for_children(pids, deadline, recorder.child_exited)
+        stacks = self._ask_stacks(stuck)
         for pid in sorted(stuck):
+            with recorder.cond:
+                client_address = recorder.child_clients.get(pid)
+            stack = stacks.get(pid, "(no stack: the child did not answer; it may block signals)")
             self._leaks.append(
                 f"child process {pid} still running {self.teardown_timeout:g} s after "
-                f"shutdown of {self._recorder.description} (killed)"
+                f"shutdown of {recorder.description} (killed), handling the request from "
+                f"{client_address!r}\n{self._where(stack, client_address)}"
             )
             kill_child(pid)
         if stuck:
             self._stuck = True
             self.server.block_on_close = False
+
+    def _ask_stacks(self, pids: Set[int]) -> Dict[int, str]:
+        # Asks stuck children for their stacks, and waits a moment for the answers.
+        recorder = self._recorder
+        asked = set()
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, STACK_SIGNAL)
+                asked.add(pid)
+        if not asked:
+            return {}
+        recorder.sync()
+        limit = time.monotonic() + _STACK_GRACE
+        with recorder.cond:
+            recorder.cond.wait_for(
+                lambda: asked <= set(recorder.stacks), max(0.0, limit - time.monotonic())
+            )
+        recorder.sync()  # a stack sent just now is read before the child is killed
+        with recorder.cond:
+            return {pid: recorder.stacks[pid] for pid in asked if pid in recorder.stacks}
+
+    def _where(self, stack: str, client_address: Any) -> str:
+        # The stack of a stuck handler, and the transcript of the kit client that drove it.
+        text = "  stack of the handler (most recent call last):\n" + indent(stack, "    ")
+        client = self._client_names.get(_name_key(client_address))
+        if client is None and self.kind is not None and self.kind.family == socket.AF_UNIX:
+            unique = [c for c in self._clients if isinstance(c, StreamClient)]
+            client = unique[0] if len(unique) == 1 and self.is_stream else None
+        if client is not None:
+            text += "\n  transcript of its client:\n" + indent(client.transcript.format(), "    ")
+        return text
 
     def _close_server_within(self, deadline: float) -> None:
         # Something is stuck, and server_close() may wait for it whatever block_on_close
@@ -422,10 +482,12 @@ class ServerHandle(ChecksOnExit):
     def _reap_children(self) -> None:
         for pid in self._children():
             try:
-                done, _ = os.waitpid(pid, os.WNOHANG)
+                done, status = os.waitpid(pid, os.WNOHANG)
             except ChildProcessError:
                 continue
-            if done == 0:
+            if done:
+                self._recorder.child_exited(pid, status)
+            else:
                 self._leaks.append(f"child process {pid} left running by server_close() (killed)")
                 kill_child(pid)
 
@@ -437,6 +499,63 @@ class ServerHandle(ChecksOnExit):
     def __repr__(self) -> str:
         state = "closed" if self._closed else "serving"
         return f"<ServerHandle {self._recorder.description} ({state})>"
+
+
+def _reproducible(server_class: type, options: Mapping[str, Any]) -> Dict[str, Any]:
+    # The class attributes of a kit server: the test's options, plus defaults that do not
+    # depend on the machine or let a stuck handler hold the interpreter at exit, where the
+    # test and the server class leave the library's value.
+    namespace = dict(options)
+    defaults = {
+        "daemon_threads": True,  # an abandoned handler thread must not be joined at exit
+        "max_workers": DEFAULT_POOL_SIZE,  # not min(32, cores + 4)
+    }
+    for name, value in defaults.items():
+        if name not in namespace and _library_default(server_class, name):
+            namespace[name] = value
+    backlog = getattr(server_class, "request_queue_size", None)
+    if (
+        "request_queue_size" not in namespace
+        and isinstance(backlog, int)
+        and backlog < MIN_LISTEN_BACKLOG
+        and _library_default(server_class, "request_queue_size")
+    ):
+        namespace["request_queue_size"] = MIN_LISTEN_BACKLOG
+    return namespace
+
+
+def _library_default(cls: type, name: str) -> bool:
+    # Whether cls has the attribute `name` from socketserver or netserve, not set its own.
+    for klass in cls.__mro__:
+        if name in vars(klass):
+            module = klass.__module__
+            return module == "socketserver" or (
+                module.startswith("netserve") and not module.startswith("netserve_testing")
+            )
+    return False
+
+
+def _name_key(address: Any) -> Any:
+    # An address as a dictionary key: (host, port) for inet, the name for Unix sockets.
+    if isinstance(address, tuple) and len(address) >= 2:
+        return (str(address[0]), address[1])
+    return address
+
+
+def _close_gracefully(client: Client) -> None:
+    # Teardown closes a client as a polite peer would: end of data first, then whatever
+    # the handler sent and nobody read is taken, so the close sends no reset if it can.
+    if client.closed:
+        return
+    sock = client.sock
+    if sock.type == socket.SOCK_STREAM:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_WR)
+            sock.setblocking(False)
+            for _ in range(64):  # bounded: a handler may write without end
+                if not sock.recv(65536):
+                    break
+    client.disconnect()
 
 
 def _remaining(deadline: float) -> float:

@@ -27,8 +27,12 @@ __all__ = [
     "private_socket_dir",
     "remove_socket_dir",
     "running_children",
+    "wait_for_any_child",
     "wait_for_children",
 ]
+
+#: Called with a reaped child's pid and its ``waitpid()`` status.
+ExitCallback = Callable[[int, int], None]
 
 # Without pidfd_open (not Linux, or a kernel before 5.3) child exits cannot wake a
 # waiter; it then checks them this often until the deadline.
@@ -63,15 +67,26 @@ def open_sockets() -> Dict[int, str]:
     return {}
 
 
+# The longest socket path the kit makes in its directory: "/ns-gw12-xxxxxxxx/s123456789.sock".
+_SOCKET_PATH_ROOM = 40
+# sun_path holds 108 bytes on Linux, 104 on the BSDs and macOS, the terminating NUL included.
+_SUN_PATH_LIMIT = 103
+
+
 def _short_tmp() -> str:
-    # /tmp keeps unix socket paths far below the 107-byte limit; TMPDIR may be long.
-    return "/tmp" if os.path.isdir("/tmp") and os.access("/tmp", os.W_OK) else tempfile.gettempdir()
+    # TMPDIR (tempfile's choice) unless its paths are too long for Unix sockets; then /tmp.
+    chosen = tempfile.gettempdir()
+    if len(os.fsencode(chosen)) + _SOCKET_PATH_ROOM <= _SUN_PATH_LIMIT:
+        return chosen
+    return "/tmp" if os.path.isdir("/tmp") and os.access("/tmp", os.W_OK) else chosen
 
 
 def private_socket_dir() -> str:
     """Create a private (0700) directory with a short path for Unix sockets; return its path.
 
-    The name holds the pytest-xdist worker id, so workers never share one.
+    It is made under ``TMPDIR`` (as :func:`tempfile.gettempdir` finds it), or under
+    ``/tmp`` when that path is too long for a Unix socket address. The name holds
+    the pytest-xdist worker id, so workers never share one.
 
     Example:
         >>> import os
@@ -87,16 +102,35 @@ def private_socket_dir() -> str:
 def remove_socket_dir(directory: str) -> List[str]:
     """Remove ``directory`` and every file in it; return one leak line per file it held.
 
+    A directory already gone (removed by someone else) is one finding, not an error;
+    so is one that cannot be removed.
+
     Example:
         >>> remove_socket_dir(private_socket_dir())
         []
     """
     leaks = []
-    for name in sorted(os.listdir(directory)):
+    try:
+        names = sorted(os.listdir(directory))
+    except FileNotFoundError:
+        return [f"socket directory removed before teardown (by the test?): {directory}"]
+    except OSError as exc:
+        return [f"socket directory unreadable at teardown: {directory}: {exc}"]
+    for name in names:
         path = os.path.join(directory, name)
         leaks.append(f"socket file left behind: {path}")
-        os.unlink(path)
-    os.rmdir(directory)
+        with contextlib.suppress(FileNotFoundError):
+            try:
+                os.unlink(path)
+            except IsADirectoryError:
+                leaks.append(f"directory left in the socket directory: {path}")
+                return leaks
+    try:
+        os.rmdir(directory)
+    except FileNotFoundError:
+        leaks.append(f"socket directory removed during teardown: {directory}")
+    except OSError as exc:
+        leaks.append(f"socket directory not removed: {directory}: {exc}")
     return leaks
 
 
@@ -163,29 +197,57 @@ class LeakCheck:
         return found
 
 
-def running_children(pids: Collection[int]) -> Set[int]:
+def running_children(pids: Collection[int], on_exit: Optional[ExitCallback] = None) -> Set[int]:
     """Reap those of ``pids`` that exited; return those still running.
 
     Pids that are not (or no longer) children of this process are dropped, so a
     pid the system reused for another process is never waited for or killed.
+    ``on_exit(pid, status)`` is told how each reaped child ended.
     """
     running = set()
     for pid in pids:
         try:
-            done, _ = os.waitpid(pid, os.WNOHANG)
+            done, status = os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
             continue
         if done == 0:
             running.add(pid)
+        elif on_exit is not None:
+            on_exit(pid, status)
     return running
 
 
-def wait_for_children(pids: Collection[int], deadline: float) -> Set[int]:
+def wait_for_any_child(pids: Collection[int]) -> None:
+    """Wait, without reaping, until at least one child in ``pids`` has exited."""
+    pidfd_open: Optional[Callable[[int], int]] = getattr(os, "pidfd_open", None)
+    fds: List[int] = []
+    try:
+        for pid in pids:
+            if pidfd_open is None:
+                break
+            try:
+                fds.append(pidfd_open(pid))
+            except OSError:
+                return  # gone already, or no pidfds: the caller reaps and looks again
+        if fds and len(fds) == len(pids):
+            select.select(fds, [], [])
+            return
+        with contextlib.suppress(ChildProcessError):
+            os.waitid(os.P_PID, next(iter(pids)), os.WEXITED | os.WNOWAIT)
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def wait_for_children(
+    pids: Collection[int], deadline: float, on_exit: Optional[ExitCallback] = None
+) -> Set[int]:
     """Wait until every child in ``pids`` exits or ``deadline``; return those still running.
 
     Args:
         pids: Children of this process, unreaped.
         deadline: A ``time.monotonic()`` value.
+        on_exit: Told ``(pid, status)`` of each child reaped.
     """
     pidfd_open: Optional[Callable[[int], int]] = getattr(os, "pidfd_open", None)
     watched: Dict[int, int] = {}
@@ -211,8 +273,8 @@ def wait_for_children(pids: Collection[int], deadline: float) -> Set[int]:
                 if fd in watched:
                     os.close(fd)
                     del watched[fd]
-            unwatched = running_children(unwatched)
-        return running_children([*watched.values(), *unwatched])
+            unwatched = running_children(unwatched, on_exit)
+        return running_children([*watched.values(), *unwatched], on_exit)
     finally:
         for fd in watched:
             os.close(fd)

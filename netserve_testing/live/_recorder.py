@@ -18,14 +18,34 @@ import struct
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Set, Tuple, Union
 
-from ._leaks import LeakCheck
-from ._records import HandlerError, RequestRecord
+from ._forked import describe_exit, install_stack_dump, isolate_child
+from ._leaks import LeakCheck, wait_for_any_child
+from ._records import ChildProcessDied, HandlerError, RequestRecord
 
 __all__ = ["Recorder", "instrument"]
 
-_Item = Union[RequestRecord, HandlerError]
+
+@dataclass
+class _StackDump:
+    # A forked child's stack, sent when the test process asks a stuck child for it.
+    pid: int
+    text: str
+
+
+@dataclass
+class _ChildExit:
+    # The test process reaped a child with this wait status; sent through the channel
+    # behind the child's own records, so the reader knows whether the child reported.
+    pid: int
+    status: int
+
+
+_Item = Union[RequestRecord, HandlerError, _StackDump, _ChildExit]
+# Errors a handler gets when its peer is gone: after teardown began, teardown closed it.
+_PEER_GONE = ("ConnectionResetError", "BrokenPipeError", "ConnectionAbortedError")
 
 # A record goes over the channel in datagrams of at most _CHUNK bytes of pickle (a
 # datagram is limited to about the socket's send buffer), each behind a header:
@@ -68,6 +88,13 @@ class Recorder:
         #: ``{fd_target(): what it is}`` of the sockets and pipes the server owns.
         self.owned: Dict[str, str] = {}
         self._syncs_read = 0
+        #: Forked children: the client each serves, the stack each sent when asked, and
+        #: those that reported a request (their exit status then says nothing new).
+        self.child_clients: Dict[int, Any] = {}
+        self.stacks: Dict[int, str] = {}
+        self.reported_pids: Set[int] = set()
+        #: ``time.monotonic()`` when teardown began closing the test's clients.
+        self.teardown_started: Optional[float] = None
         if forking:
             self.channel = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
             self.reader = threading.Thread(
@@ -95,7 +122,7 @@ class Recorder:
         # process died gets an error instead of waiting forever for a reader.
         self.channel[0].close()
         error = item.error if isinstance(item, RequestRecord) else item
-        if error is not None and error.exception is not None:
+        if isinstance(error, HandlerError) and error.exception is not None:
             try:  # the test process must be able to rebuild it, or it gets the text only
                 pickle.loads(pickle.dumps(error.exception))
             except Exception:  # noqa: BLE001 - any failure to rebuild means text only
@@ -115,15 +142,75 @@ class Recorder:
 
     def _store(self, item: _Item) -> None:
         with self.cond:
-            if isinstance(item, RequestRecord):
+            if isinstance(item, _StackDump):
+                self.stacks[item.pid] = item.text
+            elif isinstance(item, _ChildExit):
+                self._child_ended(item.pid, item.status)
+            elif isinstance(item, RequestRecord):
                 self.requests.append(item)
                 if item.error is not None:
                     self.errors.append(item.error)
                 if item.pid != self.parent_pid:
                     self.child_pids.add(item.pid)
+                    self.reported_pids.add(item.pid)
             else:
                 self.errors.append(item)
             self.cond.notify_all()
+
+    def _child_ended(self, pid: int, status: int) -> None:
+        # Under self.cond: a child that ended without reporting its request gets a record
+        # (an error unless it exited with status 0), so wait_for_requests() counts it.
+        if pid in self.reported_pids:
+            return
+        self.reported_pids.add(pid)
+        client = self.child_clients.get(pid)
+        now = time.monotonic()
+        error = None
+        if status != 0:
+            how = describe_exit(status)
+            exc = ChildProcessDied(
+                f"child process {pid} {how} while handling the request from {client!r}, "
+                "without reporting it",
+                pid,
+                os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+                os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+            )
+            error = HandlerError(
+                client_address=client,
+                type_names=("ChildProcessDied", "NetserveTestingError", "Exception"),
+                message=str(exc),
+                traceback=f"ChildProcessDied: {exc}\n",
+                server=self.description,
+                pid=pid,
+                thread="",
+                exception=exc,
+                raised_at=now,
+            )
+            self.errors.append(error)
+        self.requests.append(RequestRecord(client, now, now, error, pid, ""))
+
+    def child_exited(self, pid: int, status: int) -> None:
+        # The test process reaped child `pid` with wait status `status`.
+        if pid not in self.child_clients:
+            return  # not a child of this server's requests
+        reader, channel = self.reader, self.channel
+        if reader is None or channel is None or not reader.is_alive():
+            self._store(_ChildExit(pid, status))
+            return
+        data = pickle.dumps(_ChildExit(pid, status))
+        try:
+            channel[1].send(_HEADER.pack(os.getpid(), threading.get_ident(), False) + data)
+        except OSError:
+            self._store(_ChildExit(pid, status))
+
+    def teardown_caused(self, error: HandlerError) -> bool:
+        # Whether teardown's closing of the clients explains `error`: the peer was gone.
+        started = self.teardown_started
+        return (
+            started is not None
+            and error.raised_at >= started
+            and any(name in _PEER_GONE for name in error.type_names)
+        )
 
     def _read(self, channel: socket.socket) -> None:
         # The reader thread: blocks on the channel, stores each whole record, ends on _STOP.
@@ -185,7 +272,7 @@ class Recorder:
             errors = [e for e in self.errors if not e.handled and not e.reported]
             for error in errors:
                 error.reported = True
-        return errors
+        return [error for error in errors if not self.teardown_caused(error)]
 
     def close(self) -> Optional[threading.Thread]:
         # Stores every record already sent, then ends the reader and closes the channel;
@@ -226,7 +313,15 @@ class _Instrumented:
             recorder.own(
                 request.fileno(), f"a connection from {client_address!r} to {recorder.description}"
             )
-        if recorder is None or recorder.forking:
+        if recorder is not None and recorder.forking:
+            before = set(getattr(self, "active_children", None) or ())
+            super().process_request(request, client_address)  # type: ignore[misc]
+            forked = set(getattr(self, "active_children", None) or ()) - before
+            with recorder.cond:
+                for pid in forked:  # (only in the parent: a child never returns here)
+                    recorder.child_clients[pid] = client_address
+            return
+        if recorder is None:
             super().process_request(request, client_address)  # type: ignore[misc]
             return
         with recorder.cond:
@@ -253,11 +348,16 @@ class _Instrumented:
             with recorder.cond:
                 recorder.handler_threads.add(thread)
                 recorder.in_flight[thread] = client_address
+        else:
+            _prepare_child(recorder, request)
         started = time.monotonic()
         error = None
         try:
             super().finish_request(request, client_address)  # type: ignore[misc]
         except BaseException as exc:
+            if not in_parent and isinstance(exc, KeyboardInterrupt):
+                # Ctrl-C reached the child with the test process: no handler's error.
+                raise
             error = HandlerError.capture(exc, client_address, recorder.description)
             recorder.local.recorded = exc
             raise
@@ -282,6 +382,43 @@ class _Instrumented:
             recorder.local.recorded = None
         if recorder is None or self._netserve_custom_handle_error:
             super().handle_error(request, client_address)  # type: ignore[misc]
+
+    def collect_children(self, *args: Any, **kwargs: Any) -> None:
+        # Reaps this server's exited children first, keeping their exit statuses (a child
+        # killed by a signal is a handler error), and waits for one of them, never for
+        # another process's child, while max_children are running.
+        recorder = self._netserve_recorder
+        children: Optional[Set[int]] = getattr(self, "active_children", None)
+        if recorder is not None and children:
+            _reap_into(recorder, children)
+            limit = getattr(self, "max_children", None)
+            while isinstance(limit, int) and children and len(children) >= limit:
+                wait_for_any_child(children)
+                _reap_into(recorder, children)
+        super().collect_children(*args, **kwargs)  # type: ignore[misc]
+
+
+def _reap_into(recorder: Recorder, children: Set[int]) -> None:
+    # Reaps those of `children` that exited, telling the recorder how each ended.
+    for pid in list(children):
+        try:
+            done, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            children.discard(pid)
+            continue
+        if done:
+            children.discard(pid)
+            recorder.child_exited(pid, status)
+
+
+def _prepare_child(recorder: Recorder, request: Any) -> None:
+    # In a forked child, before the handler runs: drop inherited connections to the kit's
+    # servers (so a test's close reaches their handlers as EOF) and answer a request for
+    # this child's stack. Ctrl-C belongs to the test process, which tears the child down.
+    keep = {request.fileno()} if isinstance(request, socket.socket) else set()
+    isolate_child(keep)
+    pid = os.getpid()
+    install_stack_dump(lambda text: recorder.publish(_StackDump(pid, text)))
 
 
 def _stock_handle_error(cls: type) -> bool:

@@ -13,6 +13,7 @@ import os
 import re
 import socketserver
 import threading
+import time
 import traceback
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -23,6 +24,7 @@ import netserve
 from .._errors import NetserveTestingError
 
 __all__ = [
+    "ChildProcessDied",
     "HandlerError",
     "HandlerErrors",
     "RequestRecord",
@@ -64,6 +66,39 @@ class ServerCheckFailed(NetserveTestingError, AssertionError):
         self.errors = list(errors)
         self.leaks = list(leaks)
         super().__init__(format_problems(self.errors, self.leaks))
+
+
+class ChildProcessDied(NetserveTestingError):
+    """A forked child ended without reporting its request: killed by a signal, or exited.
+
+    Recorded as the handler error of that request (``server.errors``), so it fails
+    the test unless the test claims it, e.g.
+    ``server.errors.expect(ChildProcessDied, match="killed by signal 9")``.
+
+    Attributes:
+        pid: The child's process id.
+        signal: The number of the signal that killed it, or ``None``.
+        status: Its exit status when it exited, or ``None``.
+
+    Example:
+        >>> str(ChildProcessDied("child process 7 killed by signal 9 (SIGKILL)", 7, 9))
+        'child process 7 killed by signal 9 (SIGKILL)'
+    """
+
+    def __init__(
+        self,
+        message: str,
+        pid: int = 0,
+        signal: Optional[int] = None,
+        status: Optional[int] = None,
+    ) -> None:
+        super().__init__(message)
+        self.pid = pid
+        self.signal = signal
+        self.status = status
+
+    def __reduce__(self) -> Any:
+        return (type(self), (str(self), self.pid, self.signal, self.status))
 
 
 class RequestsTimeout(NetserveTestingError, AssertionError):
@@ -160,6 +195,8 @@ class HandlerError:
     exception: Optional[BaseException] = field(default=None, compare=False, repr=False)
     handled: bool = False
     reported: bool = field(default=False, repr=False)
+    #: ``time.monotonic()`` when it was raised (system-wide on Linux, so children's compare).
+    raised_at: float = field(default=0.0, compare=False, repr=False)
 
     @property
     def type_name(self) -> str:
@@ -202,6 +239,7 @@ class HandlerError:
             pid=os.getpid(),
             thread=threading.current_thread().name,
             exception=exc,
+            raised_at=time.monotonic(),
         )
 
 
@@ -283,7 +321,11 @@ class HandlerErrors(Sequence[HandlerError]):
 
         Raises:
             AssertionError: No such error was recorded.
+
+        Example:
+            >>> server.errors.expect(ChildProcessDied, match="signal 9")  # doctest: +SKIP
         """
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
         for error in self._items:
             if not error.handled and error.matches(exc_type, match):
                 error.mark_handled()
