@@ -90,6 +90,7 @@ SETTINGS_KEY = pytest.StashKey[NetserveSettings]()
 _FACTORIES_KEY = pytest.StashKey[List[ServerFactory]]()
 _TEST_SEED_KEY = pytest.StashKey[int]()
 _FAKER_KEY = pytest.StashKey["Faker"]()
+_INTERRUPTED_KEY = pytest.StashKey[bool]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -194,12 +195,24 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     # An ini line, not warnings.filterwarnings(): pytest resets the filters for each test.
     config.addinivalue_line("filterwarnings", _FORK_WARNING)
+    config.pluginmanager.register(_Interruption(config), "netserve-interruption")
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """Hand the session seed to a pytest-xdist worker (called in the controller)."""
     node.workerinput["netserve_seed"] = node.config.stash[SETTINGS_KEY].seed
+
+
+class _Interruption:
+    # Notes Ctrl-C in config.stash: teardown after it runs in pytest_sessionfinish,
+    # where a failure would be a traceback through pluggy, not a report.
+
+    def __init__(self, config: pytest.Config) -> None:
+        self._config = config
+
+    def pytest_keyboard_interrupt(self) -> None:
+        self._config.stash[_INTERRUPTED_KEY] = True
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -325,8 +338,16 @@ def netserve(request: pytest.FixtureRequest) -> Iterator[ServerFactory]:
     request.node.stash.setdefault(_FACTORIES_KEY, []).append(factory)
     yield factory
     errors, leaks = factory.close()
-    if errors or leaks:
-        pytest.fail(format_problems(errors, leaks), pytrace=False)
+    if not (errors or leaks):
+        return
+    if request.config.stash.get(_INTERRUPTED_KEY, False):
+        # After Ctrl-C the servers are torn down all the same; what teardown found is
+        # told, not raised (pytest ends with its "interrupted" summary).
+        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"{request.node.nodeid}: " + format_problems(errors, leaks))
+        return
+    pytest.fail(format_problems(errors, leaks), pytrace=False)
 
 
 def _leak_check_marker(item: pytest.Item) -> bool:

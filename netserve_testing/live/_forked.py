@@ -29,15 +29,15 @@ __all__ = [
     "describe_exit",
     "install_stack_dump",
     "isolate_child",
+    "leave_ctrl_c_to_main_thread",
     "register_address",
+    "take_ctrl_c",
     "unregister_address",
 ]
 
 #: The signal that asks a forked child for its stack: a real-time signal where there
 #: is one (a handler is unlikely to use it), else SIGUSR2.
-STACK_SIGNAL: int = (
-    int(signal.SIGRTMIN) + 3 if hasattr(signal, "SIGRTMIN") else int(signal.SIGUSR2)
-)
+STACK_SIGNAL: int = int(signal.SIGRTMIN) + 3 if hasattr(signal, "SIGRTMIN") else int(signal.SIGUSR2)
 
 # Addresses of the servers the kit runs in this process, as _key() gives them; a child
 # reads its copy, inherited at fork.
@@ -136,6 +136,23 @@ def install_stack_dump(send: Callable[[str], None]) -> None:
 
     with contextlib.suppress(ValueError, OSError):  # not the main thread: no stack then
         signal.signal(STACK_SIGNAL, dump)
+
+
+def leave_ctrl_c_to_main_thread() -> None:
+    """Block ``SIGINT`` in the calling thread (a kit thread), and so in threads it starts.
+
+    The kernel gives a process's ``SIGINT`` to any thread that does not block it; one
+    given to a kit thread would not wake the main thread from a blocking call, and
+    Ctrl-C would wait for that call to return. Blocked here, it goes to the main thread.
+    """
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+
+def take_ctrl_c() -> None:
+    """In a forked child: unblock ``SIGINT`` (the forking kit thread blocked it)."""
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def describe_exit(status: int) -> str:

@@ -21,7 +21,12 @@ import netserve
 from netserve._address import check_unix_address
 
 from ._clients import DatagramClient, StreamClient, connect
-from ._forked import STACK_SIGNAL, register_address, unregister_address
+from ._forked import (
+    STACK_SIGNAL,
+    leave_ctrl_c_to_main_thread,
+    register_address,
+    unregister_address,
+)
 from ._kinds import ServerKind
 from ._leaks import (
     kill_child,
@@ -198,6 +203,7 @@ class ServerHandle(ChecksOnExit):
         return ("::1", 0) if family == socket.AF_INET6 else ("127.0.0.1", 0)
 
     def _serve(self, poll_interval: float) -> None:
+        leave_ctrl_c_to_main_thread()  # handler threads inherit it
         try:
             self.server.serve_forever(poll_interval)
         except BaseException as exc:  # noqa: BLE001 - recorded, reported at teardown

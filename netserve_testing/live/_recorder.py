@@ -21,7 +21,13 @@ import time
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Set, Tuple, Union
 
-from ._forked import describe_exit, install_stack_dump, isolate_child
+from ._forked import (
+    describe_exit,
+    install_stack_dump,
+    isolate_child,
+    leave_ctrl_c_to_main_thread,
+    take_ctrl_c,
+)
 from ._leaks import LeakCheck, wait_for_any_child
 from ._records import ChildProcessDied, HandlerError, RequestRecord
 
@@ -214,6 +220,7 @@ class Recorder:
 
     def _read(self, channel: socket.socket) -> None:
         # The reader thread: blocks on the channel, stores each whole record, ends on _STOP.
+        leave_ctrl_c_to_main_thread()
         parts: Dict[Tuple[int, int], List[bytes]] = {}
         limit = max(_CHUNK + _HEADER.size, 1 << 16)
         while True:
@@ -353,6 +360,8 @@ class _Instrumented:
         started = time.monotonic()
         error = None
         try:
+            if not in_parent:
+                take_ctrl_c()  # in the try: a Ctrl-C from here on ends in the record
             super().finish_request(request, client_address)  # type: ignore[misc]
         except BaseException as exc:
             if not in_parent and isinstance(exc, KeyboardInterrupt):
@@ -362,6 +371,8 @@ class _Instrumented:
             recorder.local.recorded = exc
             raise
         finally:
+            if not in_parent:
+                leave_ctrl_c_to_main_thread()  # nothing interrupts the record's sending
             record = RequestRecord(
                 client_address, started, time.monotonic(), error, os.getpid(), thread.name
             )
@@ -414,7 +425,7 @@ def _reap_into(recorder: Recorder, children: Set[int]) -> None:
 def _prepare_child(recorder: Recorder, request: Any) -> None:
     # In a forked child, before the handler runs: drop inherited connections to the kit's
     # servers (so a test's close reaches their handlers as EOF) and answer a request for
-    # this child's stack. Ctrl-C belongs to the test process, which tears the child down.
+    # this child's stack.
     keep = {request.fileno()} if isinstance(request, socket.socket) else set()
     isolate_child(keep)
     pid = os.getpid()
