@@ -150,8 +150,16 @@ def _kind_selectors(text: str) -> Tuple[str, ...]:
     except ValueError as exc:
         raise _BadValue(str(exc)) from None
     if not kinds:
-        raise _BadValue(f"{text!r} selects no server kind")
+        raise _BadValue(f"{text!r} selects no server kind{_either_hint(selectors)}")
     return selectors
+
+
+def _either_hint(selectors: Tuple[str, ...]) -> str:
+    # How to say "either": several selectors narrow, one "a,b" selector means either.
+    if len(selectors) < 2:
+        return ""
+    either = ",".join(selectors)
+    return f": several selectors narrow (a kind must match each); for either, write {either!r}"
 
 
 def _read_settings(config: pytest.Config) -> NetserveSettings:
@@ -233,9 +241,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     try:
         kinds = select_kinds(*selectors)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"@pytest.mark.netserve_kinds{selectors!r}: {exc}") from None
+        raise pytest.UsageError(f"@pytest.mark.netserve_kinds{selectors!r}: {exc}") from None
     if not kinds:
-        raise ValueError(f"@pytest.mark.netserve_kinds{selectors!r} selects no server kind")
+        raise pytest.UsageError(
+            f"@pytest.mark.netserve_kinds{selectors!r} selects no server kind"
+            + _either_hint(tuple(map(str, selectors)))
+        )
     settings = metafunc.config.stash[SETTINGS_KEY]
     if settings.kinds:
         kinds = select_kinds(*selectors, *settings.kinds)

@@ -190,15 +190,19 @@ def select_kinds(*selectors: Union[str, Iterable[str]]) -> List[ServerKind]:
         >>> [kind.id for kind in select_kinds("datagram", "sync,forking")]
         ['udp-sync', 'udp-forking', 'unix_dgram-sync', 'unix_dgram-forking']
     """
-    extra = tuple(ServerKind(t, c) for t in _EXTRA_TRANSPORTS for c in CONCURRENCIES)
-    chosen: List[ServerKind] = list(ALL_KINDS)
+    groups = []
     for selector in selectors or ("all",):
         names = selector.split(",") if isinstance(selector, str) else list(selector)
         names = [name.strip() for name in names if name.strip()]
         if not names:
             raise ValueError(f"empty server kind selector: {selector!r}")
-        if any(name.split("-")[0] in _EXTRA_TRANSPORTS for name in names):
-            chosen.extend(kind for kind in extra if kind not in chosen)
+        groups.append(names)
+    chosen: List[ServerKind] = list(ALL_KINDS)
+    # A selector naming an IPv6 transport brings the IPv6 kinds in, and then every
+    # selector narrows them as it narrows the others.
+    if any(name.split("-")[0] in _EXTRA_TRANSPORTS for names in groups for name in names):
+        chosen.extend(ServerKind(t, c) for t in _EXTRA_TRANSPORTS for c in CONCURRENCIES)
+    for names in groups:
         chosen = [kind for kind in chosen if any(_matches(kind, name) for name in names)]
     return chosen
 

@@ -147,7 +147,10 @@ def test_plugin_bad_option_is_a_usage_error(pytester: pytest.Pytester):
     result.stderr.fnmatch_lines(["*--netserve-timeout: expected seconds > 0, got 'soon'*"])
 
 
-def test_plugin_can_be_disabled(pytester: pytest.Pytester):
+def test_plugin_can_be_disabled(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
+    # Plugins autoload here, as for a user: -p no:netserve must still turn this one off.
+    monkeypatch.delenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:randomly")
     pytester.makepyfile("def test_uses(netserve):\n    pass\n")
     result = pytester.runpytest("-p", "no:netserve", "-p", "no:cacheprovider")
     result.assert_outcomes(errors=1)

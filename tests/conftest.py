@@ -1,0 +1,22 @@
+"""Inner pytest runs (``pytester``) load the plugins they need, not whatever the machine has.
+
+A plugin installed beside the suite (pytest-randomly reorders and reseeds, others add
+options or output) would change what an inner run prints; autoloading is off for them
+and the needed plugins are named.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+#: Plugins inner runs load: the one under test, and those its tests use.
+INNER_PLUGINS = ("netserve", "xdist", "faker")
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """The ``pytester`` fixture, its runs insulated from the machine's plugins."""
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    options = [f"-p {name}" for name in INNER_PLUGINS]
+    monkeypatch.setenv("PYTEST_ADDOPTS", " ".join([*options, "-p no:randomly"]))
+    return pytester
