@@ -11,13 +11,17 @@ import os
 import select
 import shutil
 import signal
+import socketserver
 import subprocess
 import sys
 import tempfile
 import time
-from typing import List, Tuple
+from typing import Tuple
 
 import pytest
+
+from netserve_testing import ServerFactory, ServerKind
+from netserve_testing.live._harness import DEFAULT_POOL_SIZE, MIN_LISTEN_BACKLOG
 
 pytest_plugins = ["pytester"]
 
@@ -122,7 +126,8 @@ def test_a_stuck_handler_is_abandoned_reported_with_its_stack_and_never_waited_f
     result.stdout.fnmatch_lines(['*File "*test_stuck.py", line *, in handle', "*time.sleep(60)"])
     assert "(abandoned)" in out
     assert "(killed), handling the request from ('127.0.0.1', " in out
-    assert "transcript of its client:" in out and "<<< b'hi\\n'" in out
+    assert "transcript of its client:" in out
+    assert "<<< b'hi\\n'" in out
     assert "(no stack: the child did not answer; it may block signals)" in out
 
 
@@ -212,7 +217,8 @@ def test_teardown_closing_the_clients_is_no_handler_error(pytester):
     result.assert_outcomes(passed=3, failed=1)
     out = result.stdout.str()
     assert "ValueError: raised before teardown" in out
-    assert "BrokenPipeError" not in out and "ConnectionResetError" not in out
+    assert "BrokenPipeError" not in out
+    assert "ConnectionResetError" not in out
 
 
 OTHER_CLIENTS = """
@@ -284,11 +290,16 @@ def test_kinds_option_keeps_the_markers_narrowing_for_ipv6(pytester):
     pytester.makepyfile(test_kinds=KINDS)
     result = pytester.runpytest_subprocess("--collect-only", "-q", "--netserve-kinds=tcp6")
     result.stdout.fnmatch_lines(
-        ["test_kinds.py::test_narrowed[[]tcp6-sync[]]", "test_kinds.py::test_narrowed[[]tcp6-pool[]]"]
+        [
+            "test_kinds.py::test_narrowed[[]tcp6-sync[]]",
+            "test_kinds.py::test_narrowed[[]tcp6-pool[]]",
+        ]
     )
     assert "2 tests collected" in result.stdout.str()
     result = pytester.runpytest_subprocess("--collect-only", "-q", "--netserve-kinds=udp6 pool")
-    result.stdout.fnmatch_lines(["test_kinds.py::test_narrowed[[]udp6-pool[]]", "1 test collected*"])
+    result.stdout.fnmatch_lines(
+        ["test_kinds.py::test_narrowed[[]udp6-pool[]]", "1 test collected*"]
+    )
 
 
 def test_a_marker_that_selects_nothing_says_how_to_write_either(pytester):
@@ -404,8 +415,10 @@ def test_ctrl_c_is_pytests_interrupted_exit_with_the_servers_torn_down(pytester)
             raise
     text = (out + rest).decode()
     assert process.returncode == pytest.ExitCode.INTERRUPTED, text
-    assert "KeyboardInterrupt" in text and "no tests ran" in text
-    assert "Traceback" not in text and "pluggy/_" not in text, text
+    assert "KeyboardInterrupt" in text
+    assert "no tests ran" in text
+    assert "Traceback" not in text, text
+    assert "pluggy/_" not in text, text
     assert "handler error" not in text, text
 
 
@@ -438,7 +451,8 @@ def test_failures_point_at_the_users_line(pytester):
             "E       netserve_testing*RequestsTimeout: waited 0.1 s for 1 requests *",
         ]
     )
-    assert "_records.py" not in out and "_harness.py" not in out
+    assert "_records.py" not in out
+    assert "_harness.py" not in out
 
 
 def test_inner_runs_load_only_the_plugins_they_need(pytester):
@@ -449,5 +463,28 @@ def test_inner_runs_load_only_the_plugins_they_need(pytester):
     assert "randomly" not in out, out  # no reordering or reseeding behind the test's back
 
 
-def _lines(text: str) -> List[str]:
-    return [line for line in text.splitlines() if line.strip()]
+class _Lines(socketserver.StreamRequestHandler):
+    def handle(self) -> None:
+        for line in self.rfile:  # long-lived: answers every line until the client closes
+            self.wfile.write(line)
+
+
+def test_kit_servers_have_reproducible_defaults():
+    with ServerFactory() as factory:
+        pool = factory.serve(_Lines, "tcp-pool")
+        assert pool.server.max_workers == DEFAULT_POOL_SIZE == 8  # whatever the cores
+        assert pool.server.request_queue_size >= MIN_LISTEN_BACKLOG >= 128
+        assert pool.server.daemon_threads  # an abandoned handler never holds the exit
+        # Eight long-lived clients at once are served on any machine.
+        clients = [pool.connect() for _ in range(8)]
+        for number, client in enumerate(clients):
+            client.send_line(str(number))
+        for number, client in enumerate(clients):
+            client.expect_line(str(number))
+        own = factory.serve(
+            _Lines, "tcp-pool", max_workers=2, request_queue_size=5, daemon_threads=False
+        )
+        assert (own.server.max_workers, own.server.request_queue_size) == (2, 5)
+        assert own.server.daemon_threads is False
+    kind = ServerKind.parse("udp-pool")
+    assert (kind.transport, kind.concurrency) == ("udp", "pool")
