@@ -288,7 +288,7 @@ def test_either(server_kind):
 
 def test_kinds_option_keeps_the_markers_narrowing_for_ipv6(pytester):
     pytester.makepyfile(test_kinds=KINDS)
-    result = pytester.runpytest_subprocess("--collect-only", "-q", "--netserve-kinds=tcp6")
+    result = pytester.runpytest_inprocess("--collect-only", "-q", "--netserve-kinds=tcp6")
     result.stdout.fnmatch_lines(
         [
             "test_kinds.py::test_narrowed[[]tcp6-sync[]]",
@@ -296,7 +296,7 @@ def test_kinds_option_keeps_the_markers_narrowing_for_ipv6(pytester):
         ]
     )
     assert "2 tests collected" in result.stdout.str()
-    result = pytester.runpytest_subprocess("--collect-only", "-q", "--netserve-kinds=udp6 pool")
+    result = pytester.runpytest_inprocess("--collect-only", "-q", "--netserve-kinds=udp6 pool")
     result.stdout.fnmatch_lines(
         ["test_kinds.py::test_narrowed[[]udp6-pool[]]", "1 test collected*"]
     )
@@ -304,7 +304,7 @@ def test_kinds_option_keeps_the_markers_narrowing_for_ipv6(pytester):
 
 def test_a_marker_that_selects_nothing_says_how_to_write_either(pytester):
     pytester.makepyfile(test_nothing=NOTHING)
-    result = pytester.runpytest_subprocess("--collect-only", "-q")
+    result = pytester.runpytest_inprocess("--collect-only", "-q")
     assert result.ret != 0
     result.stdout.fnmatch_lines(
         [
@@ -440,7 +440,7 @@ def test_waits_for_a_request(netserve):
 
 def test_failures_point_at_the_users_line(pytester):
     pytester.makepyfile(test_hidden=HIDDEN)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
     result.assert_outcomes(failed=2)
     out = result.stdout.str()
     result.stdout.fnmatch_lines(
