@@ -201,8 +201,14 @@ class Script:
             ExpectationFailed: An expectation was not met, or the client holds
                 bytes received after the last expectation.
         """
-        for step in self._steps:
-            step.apply(client)
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
+        count = len(self._steps)
+        for number, step in enumerate(self._steps, 1):
+            try:
+                step.apply(client)
+            except ExpectationFailed as exc:
+                position = f"script step {number} of {count} ({step.describe()})"
+                raise _at_step(exc, position, client) from None
         extra = getattr(client, "buffered", b"")
         if isinstance(extra, bytes) and extra and self._expects():
             transcript = getattr(client, "transcript", None)
@@ -247,6 +253,7 @@ class Script:
             >>> script.run(Upper).sent
             b'HI\\n'
         """
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
         if isinstance(target, type):
             if _handler_runner is None:
                 raise RuntimeError(
@@ -274,3 +281,21 @@ class Script:
     def __repr__(self) -> str:
         inner = ", ".join(step.describe() for step in self._steps)
         return f"Script([{inner}])"
+
+
+def _at_step(failure: ExpectationFailed, position: str, client: Any) -> ExpectationFailed:
+    # The failure of a step played on a real client, in the in-memory player's format:
+    # where in the script, what was expected and received, what arrived unread.
+    message = str(failure).split("\n\ntranscript:\n", 1)[0]
+    if message.startswith("script step "):
+        return failure
+    lines = [f"{position} failed"]
+    head, sep, tail = message.partition(", received ")
+    if head.startswith("expected ") and sep:
+        lines += [f"expected: {head[len('expected ') :]}", f"received: {tail}"]
+    else:
+        lines.append(message)
+    unread = getattr(client, "buffered", b"")
+    if isinstance(unread, bytes) and unread and "received:" not in lines[-1]:
+        lines.append(f"received, unread: {unread!r}")
+    return ExpectationFailed("\n".join(lines), failure.transcript)

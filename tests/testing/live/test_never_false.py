@@ -425,9 +425,17 @@ def test_ctrl_c_is_pytests_interrupted_exit_with_the_servers_torn_down(pytester)
 HIDDEN = """
 import socketserver
 
+from netserve_testing import Script
+
 class Upper(socketserver.StreamRequestHandler):
     def handle(self):
         self.wfile.write(self.rfile.readline().upper())
+
+class Hello(socketserver.StreamRequestHandler):
+    def handle(self):
+        self.wfile.write(b"HELLO\\nno end")
+        self.wfile.flush()
+        self.rfile.read()
 
 def test_expects_an_error(netserve):
     server = netserve.serve(Upper)
@@ -435,13 +443,21 @@ def test_expects_an_error(netserve):
 
 def test_waits_for_a_request(netserve):
     netserve.serve(Upper).wait_for_requests(1, timeout=0.1)
+
+def test_plays_a_script(netserve):
+    server = netserve.serve(Upper)
+    Script().send_line("hello").expect_line("HI").run(server)
+
+def test_plays_a_script_that_times_out(netserve):
+    server = netserve.serve(Hello)
+    Script().send_line("x").expect_line("HELLO").expect_line("no end in sight").run(server)
 """
 
 
 def test_failures_point_at_the_users_line(pytester):
     pytester.makepyfile(test_hidden=HIDDEN)
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(failed=2)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--netserve-timeout=0.2")
+    result.assert_outcomes(failed=4)
     out = result.stdout.str()
     result.stdout.fnmatch_lines(
         [
@@ -449,9 +465,18 @@ def test_failures_point_at_the_users_line(pytester):
             "E       AssertionError: no unhandled handler error ValueError matching ''; *",
             ">       netserve.serve(Upper).wait_for_requests(1, timeout=0.1)",
             "E       netserve_testing*RequestsTimeout: waited 0.1 s for 1 requests *",
+            '>       Script().send_line("hello").expect_line("HI").run(server)',
+            "E       *ExpectationFailed: script step 2 of 2 (expect line 'HI') failed",
+            "E       expected: b'HI\\n'",
+            "E       received: b'HELLO\\n'",
+            ">       Script().send_line(*",
+            "E       *ExpectationFailed: script step 3 of 3 (expect line 'no end in sight') failed",
+            "E       timed out after 0.2 s waiting for line 'no end in sight'",
+            "E       received, unread: b'no end'",
         ]
     )
     assert "_records.py" not in out
+    assert "_script.py" not in out
     assert "_harness.py" not in out
 
 
