@@ -27,6 +27,7 @@ pytest_plugins = ["pytester"]
 
 DEADLINE = 0.5  # --netserve-teardown-timeout of the stuck-handler runs
 SLACK = 2.0  # what a run may take past the deadline to report and exit
+RUN_TIMEOUT = 120  # a user's pytest that has not ended by then hangs: the test fails
 
 STAMPS = """
 import time
@@ -100,7 +101,7 @@ def _run_timed(pytester: pytest.Pytester, *args: str) -> Tuple[pytest.RunResult,
     # Runs pytest; returns its result and how long it took to exit after its last teardown
     # began... and checks that no teardown took longer than the deadline and the slack.
     pytester.makeconftest(STAMPS)
-    result = pytester.runpytest_subprocess(*args)
+    result = pytester.runpytest_subprocess(*args, timeout=RUN_TIMEOUT)
     exited = time.monotonic()
     stamps = [
         tuple(map(float, line.split()))
@@ -173,7 +174,9 @@ def test_death_expected(netserve):
 
 def test_a_forked_child_that_dies_unreported_fails_the_test(pytester):
     pytester.makepyfile(test_dying=DYING)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:faulthandler")
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-p", "no:faulthandler", timeout=RUN_TIMEOUT
+    )
     result.assert_outcomes(passed=1, failed=4)
     result.stdout.fnmatch_lines_random(
         [
@@ -213,7 +216,7 @@ def test_an_error_before_teardown_still_fails(netserve):
 
 def test_teardown_closing_the_clients_is_no_handler_error(pytester):
     pytester.makepyfile(test_teardown_own=TEARDOWN)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=RUN_TIMEOUT)
     result.assert_outcomes(passed=3, failed=1)
     out = result.stdout.str()
     assert "ValueError: raised before teardown" in out
@@ -265,7 +268,9 @@ def test_http_client(netserve):
 
 def test_clients_of_any_library_close_against_forking_kinds(pytester):
     pytester.makepyfile(test_other_clients=OTHER_CLIENTS)
-    result = pytester.runpytest_subprocess("--netserve-timeout=3", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess(
+        "--netserve-timeout=3", "-p", "no:cacheprovider", timeout=RUN_TIMEOUT
+    )
     result.assert_outcomes(passed=2)
 
 
@@ -347,7 +352,7 @@ def test_private_dirs_only_for_unix_kinds_under_tmpdir_and_a_vanished_one_is_rep
     try:
         monkeypatch.setenv("TMPDIR", tmpdir)
         pytester.makepyfile(test_dirs=DIRS)
-        result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=RUN_TIMEOUT)
         assert os.listdir(tmpdir) == []  # every private directory removed
     finally:
         shutil.rmtree(tmpdir)
@@ -361,13 +366,20 @@ def test_private_dirs_only_for_unix_kinds_under_tmpdir_and_a_vanished_one_is_rep
 INTERRUPTED = """
 import socketserver
 import sys
+import time
 
 class Stuck(socketserver.StreamRequestHandler):
     def handle(self):
         self.rfile.readline()
         self.rfile.readline()  # the client never sends a second line
 
+class Sleeper(socketserver.StreamRequestHandler):
+    def handle(self):
+        self.wfile.write(self.rfile.readline())
+        time.sleep(60)  # a thread: Ctrl-C does not reach it
+
 def test_interrupted(netserve):
+    netserve.serve(Sleeper).connect().send_line("in").expect_line("in")
     server = netserve.serve(Stuck, "tcp-forking")
     client = server.connect(timeout=60)
     client.send_line("x")
@@ -420,6 +432,7 @@ def test_ctrl_c_is_pytests_interrupted_exit_with_the_servers_torn_down(pytester)
     assert "Traceback" not in text, text
     assert "pluggy/_" not in text, text
     assert "handler error" not in text, text
+    assert "(abandoned)" in text, text  # teardown ran, reported the sleeper, did not wait
 
 
 HIDDEN = """
@@ -482,7 +495,7 @@ def test_failures_point_at_the_users_line(pytester):
 
 def test_inner_runs_load_only_the_plugins_they_need(pytester):
     pytester.makepyfile("def test_nothing():\n    pass\n")
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=RUN_TIMEOUT)
     result.assert_outcomes(passed=1)
     out = result.stdout.str()
     assert "randomly" not in out, out  # no reordering or reseeding behind the test's back
