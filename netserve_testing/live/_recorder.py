@@ -394,6 +394,10 @@ class _Instrumented:
         if recorder is None or self._netserve_custom_handle_error:
             super().handle_error(request, client_address)  # type: ignore[misc]
 
+
+class _InstrumentedForking(_Instrumented):
+    # For forking servers: reaping keeps each child's exit status.
+
     def collect_children(self, *args: Any, **kwargs: Any) -> None:
         # Reaps this server's exited children first, keeping their exit statuses (a child
         # killed by a signal is a handler error), and waits for one of them, never for
@@ -456,7 +460,8 @@ def instrument(server_class: type, options: Mapping[str, Any]) -> type:
             raise TypeError(f"unknown server option {name!r} for {server_class.__name__}")
     namespace = dict(options)
     namespace["_netserve_custom_handle_error"] = not _stock_handle_error(server_class)
-    instrumented = type(server_class.__name__, (_Instrumented, server_class), namespace)
+    front = _InstrumentedForking if hasattr(server_class, "collect_children") else _Instrumented
+    instrumented = type(server_class.__name__, (front, server_class), namespace)
     instrumented.__qualname__ = server_class.__qualname__
     instrumented.__module__ = server_class.__module__
     return instrumented
