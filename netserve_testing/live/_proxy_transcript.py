@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 from ..script._transcript import Transcript
 
@@ -90,7 +90,7 @@ class ConnectionTranscript:
         self.opened_at = time.monotonic()
         self._header = list(header)
         self._events: List[ProxyEvent] = []
-        self._cond = threading.Condition(threading.Lock())
+        self._cond = threading.Condition(threading.RLock())
         self._closed = False
 
     # -- the proxy's thread ------------------------------------------------------------------
@@ -108,7 +108,7 @@ class ConnectionTranscript:
             self._events.append(event)
             if event.kind in ("close", "reset"):
                 self._closed = True
-                self._cond.notify_all()
+            self._cond.notify_all()
 
     # -- the test's side ---------------------------------------------------------------------
 
@@ -141,6 +141,31 @@ class ConnectionTranscript:
                 raise TimeoutError(
                     f"proxy connection {self.number} from {self.client} still open "
                     f"after {timeout:g} s"
+                )
+        return self
+
+    def wait_until(
+        self, condition: Callable[[ConnectionTranscript], bool], timeout: float = 5.0
+    ) -> ConnectionTranscript:
+        """Wait until ``condition(transcript)`` is true; return the transcript.
+
+        Wakes at each new event, never polls: the way to wait for bytes or a fault
+        event that the proxy records in its own thread.
+
+        Raises:
+            TimeoutError: Still false after ``timeout`` seconds.
+
+        Example:
+            >>> t = ConnectionTranscript(1, "a", "b")
+            >>> t.add(ProxyEvent(0.1, "data", "to_client", b"PONG"))
+            >>> t.wait_until(lambda t: t.to_client == b"PONG", 1.0).number
+            1
+        """
+        with self._cond:
+            if not self._cond.wait_for(lambda: condition(self), timeout):
+                raise TimeoutError(
+                    f"proxy connection {self.number} from {self.client}: condition still "
+                    f"false after {timeout:g} s; transcript:\n{self.format()}"
                 )
         return self
 
