@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, List, NamedTuple, Optional, Sequence
 
 from ..script._transcript import Transcript
 
@@ -15,8 +14,7 @@ __all__ = ["ConnectionTranscript", "ProxyEvent"]
 KINDS = ("open", "data", "eof", "fault", "close", "reset", "error")
 
 
-@dataclass(frozen=True)
-class ProxyEvent:
+class ProxyEvent(NamedTuple):
     """One event on a proxied connection.
 
     Attributes:
@@ -92,6 +90,7 @@ class ConnectionTranscript:
         self._events: List[ProxyEvent] = []
         self._cond = threading.Condition(threading.RLock())
         self._closed = False
+        self._waiters = 0  # threads in wait_until(): add() wakes them only when there are some
 
     # -- the proxy's thread ------------------------------------------------------------------
 
@@ -104,11 +103,14 @@ class ConnectionTranscript:
             >>> len(t.events)
             1
         """
-        with self._cond:
-            self._events.append(event)
-            if event.kind in ("close", "reset"):
-                self._closed = True
-            self._cond.notify_all()
+        # The hot path takes no lock: list.append is atomic, and a waiter counts itself in
+        # (under the lock) before it reads the events, so it sees this one or is woken.
+        self._events.append(event)
+        if event.kind in ("close", "reset"):
+            self._closed = True
+        if self._waiters:
+            with self._cond:
+                self._cond.notify_all()
 
     # -- the test's side ---------------------------------------------------------------------
 
@@ -136,12 +138,11 @@ class ConnectionTranscript:
             >>> t.wait_closed(1.0).closed
             True
         """
-        with self._cond:
-            if not self._cond.wait_for(lambda: self._closed, timeout):
-                raise TimeoutError(
-                    f"proxy connection {self.number} from {self.client} still open "
-                    f"after {timeout:g} s"
-                )
+        try:
+            self.wait_until(lambda t: t._closed, timeout)
+        except TimeoutError:
+            message = f"proxy connection {self.number} from {self.client} still open"
+            raise TimeoutError(f"{message} after {timeout:g} s") from None
         return self
 
     def wait_until(
@@ -162,7 +163,12 @@ class ConnectionTranscript:
             1
         """
         with self._cond:
-            if not self._cond.wait_for(lambda: condition(self), timeout):
+            self._waiters += 1
+            try:
+                met = self._cond.wait_for(lambda: condition(self), timeout)
+            finally:
+                self._waiters -= 1
+            if not met:
                 raise TimeoutError(
                     f"proxy connection {self.number} from {self.client}: condition still "
                     f"false after {timeout:g} s; transcript:\n{self.format()}"
