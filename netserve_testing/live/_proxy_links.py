@@ -250,6 +250,10 @@ class Link:
     def begin(self, fault: Fault) -> _Applied:
         # The first time a fault meets this link: draw whether it applies, start its timers.
         applies = fault.probability >= 1.0 or self.rng.random() < fault.probability
+        if applies:
+            self.event("fault", "", f"{fault!r} applies")
+        else:
+            self.event("fault", "", f"{fault!r} does not apply (probability {fault.probability:g})")
         shapings = {
             direction: Shaping(time.monotonic(), self.rng, self.datagram)
             for direction in ("to_server", "to_client")
@@ -257,9 +261,7 @@ class Link:
         }
         applied = self.applied[id(fault)] = _Applied(fault, applies, shapings)
         if not applies:
-            self.event("fault", "", f"{fault!r} does not apply (probability {fault.probability:g})")
             return applied
-        self.event("fault", "", f"{fault!r} applies")
         for direction, shaping in shapings.items():
             reset_after = fault._start(shaping)
             self.collect(self.pipe(direction), fault, shaping)
@@ -284,8 +286,9 @@ class Link:
             self.loop.call_at(when, due)
 
     def collect(self, pipe: _Pipe, fault: Fault, shaping: Shaping) -> None:
+        at = shaping.now - self.t0  # when the fault acted: the bytes or the EOF were read
         for note in shaping.notes:
-            self.event("fault", pipe.direction, note)
+            self.transcript.add(ProxyEvent(at, "fault", pipe.direction, text=note))
         shaping.notes.clear()
         if shaping.finish is not None:
             if pipe.finish != "reset":
