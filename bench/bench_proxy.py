@@ -7,21 +7,25 @@ connection and for one through the proxy, with the latency the proxy adds and
 the rate ratio (goal: under 100 us added, at least half the direct rate). Three
 setups: all in one process (server thread, client, proxy thread share the GIL, as
 in a test), the server in a forked child, and the client in a forked child too
-(the proxy alone in this process: its own cost).
+(the proxy alone in this process: its own cost), where a bare epoll/recv/send relay
+thread shows the floor of any relay written in Python.
 Then a short row with ``Latency(0.001)`` shows the timers' precision.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import select
 import socket
 import socketserver
 import statistics
+import threading
 import time
 import warnings
-from typing import Any, List, Tuple
+from typing import Any, Dict, List, Tuple
 
 from netserve_testing import FaultProxy, Latency, TCPClient, serve
 
@@ -80,6 +84,60 @@ def round_trips_in_child(address: Any, seconds: float, size: int) -> Tuple[int, 
     return count, elapsed, [median]
 
 
+class BareRelay:
+    """The least a proxy thread in Python can do: epoll, recv, send; no faults, no records.
+
+    Shown as the floor of a Python relay on this machine, beside FaultProxy.
+    """
+
+    def __init__(self, target: Any) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.setblocking(False)
+        self.address = self.listener.getsockname()
+        self.target = target
+        self.epoll = select.epoll()
+        self.epoll.register(self.listener.fileno(), select.EPOLLIN)
+        self.socks: Dict[int, socket.socket] = {}
+        self.peers: Dict[int, socket.socket] = {}
+        self.stopping = False
+        self.thread = threading.Thread(target=self.run)
+        self.thread.start()
+
+    def run(self) -> None:
+        while not self.stopping:
+            for fd, _ in self.epoll.poll(0.05):
+                if fd == self.listener.fileno():
+                    self.accept()
+                    continue
+                data = self.socks[fd].recv(65536)
+                if data:
+                    self.peers[fd].send(data)
+                else:
+                    self.epoll.unregister(fd)
+        for sock in self.socks.values():
+            # shutdown() reaches the other side even where a forked child holds a copy.
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        self.listener.close()
+        self.epoll.close()
+
+    def accept(self) -> None:
+        conn, _ = self.listener.accept()
+        upstream = socket.create_connection(self.target)
+        for sock in (conn, upstream):
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.socks[sock.fileno()] = sock
+            self.epoll.register(sock.fileno(), select.EPOLLIN)
+        self.peers[conn.fileno()] = upstream
+        self.peers[upstream.fileno()] = conn
+
+    def close(self) -> None:
+        self.stopping = True
+        self.thread.join()
+
+
 def _echo(sock: socket.socket, payload: bytes) -> None:
     sock.sendall(payload)
     got = 0
@@ -93,7 +151,7 @@ def _echo(sock: socket.socket, payload: bytes) -> None:
 def row(name: str, count: int, elapsed: float, samples: List[float]) -> Tuple[float, float]:
     rate = count / elapsed
     median = statistics.median(samples) * 1e6
-    print(f"{name:44} {rate:10.0f}/s {median:9.1f} us")
+    print(f"{name:52} {rate:10.0f}/s {median:9.1f} us")
     return rate, median
 
 
@@ -103,7 +161,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=64, help="bytes per message (default 64)")
     args = parser.parse_args()
     title = f"one connection, echo of {args.size} bytes"
-    print(f"{title:44} {'rate':>12} {'median RTT':>12}")
+    print(f"{title:52} {'rate':>12} {'median RTT':>12}")
     setups = (
         ("tcp-threading", "all in one process", round_trips),
         ("tcp-forking", "server in a child", round_trips),
@@ -118,14 +176,22 @@ def main() -> None:
                     *measure(proxy.address, args.seconds, args.size),
                 )
             print(
-                f"{'  -> proxy / direct':44} {proxied[0] / direct[0]:10.2f}x   "
+                f"{'  -> proxy / direct':52} {proxied[0] / direct[0]:10.2f}x   "
                 f"added {proxied[1] - direct[1]:6.1f} us per round trip (median)"
             )
-    with (
-        serve(Echo, "tcp-forking") as server,
-        FaultProxy(server.address, Latency(0.001, direction="both")) as proxy,
-    ):
-        row("Latency(0.001) both ways, server in a child", *round_trips(proxy.address, 1.0, 64))
+            if measure is round_trips_in_child and hasattr(select, "epoll"):
+                relay = BareRelay(server.address)
+                try:
+                    row(
+                        f"bare epoll relay (floor), {where}",
+                        *measure(relay.address, args.seconds, args.size),
+                    )
+                finally:
+                    relay.close()
+    with serve(Echo, "tcp-forking") as server:
+        latency = Latency(0.001, direction="both")
+        with FaultProxy(server.address, latency) as proxy:
+            row("Latency(0.001) both ways, server in a child", *round_trips(proxy.address, 1, 64))
 
 
 if __name__ == "__main__":

@@ -97,8 +97,10 @@ class _Pipe:
             except OSError as exc:
                 link.failed_send(self, exc, data)
                 return
-            if sent:
-                link.record_data(self.direction, data if sent == len(data) else data[:sent], now)
+            if sent:  # sent as it was read: one timestamp for both
+                at = now - link.t0
+                chunk = data if sent == len(data) else data[:sent]
+                link.transcript.add_data(ProxyEvent(at, "data", self.direction, chunk, at))
             if sent < len(data):
                 self.queue.append((now, now, data[sent:]))
                 self.pending += len(data) - sent
@@ -310,7 +312,7 @@ class Link:
 
     def record_data(self, direction: str, data: bytes, received: float) -> None:
         t0 = self.t0
-        self.transcript.add(
+        self.transcript.add_data(
             ProxyEvent(time.monotonic() - t0, "data", direction, data, received - t0)
         )
 

@@ -112,6 +112,20 @@ class ConnectionTranscript:
             with self._cond:
                 self._cond.notify_all()
 
+    def add_data(self, event: ProxyEvent) -> None:
+        """Append a ``"data"`` event: :meth:`add` for the proxy's hot path.
+
+        Example:
+            >>> t = ConnectionTranscript(1, "a", "b")
+            >>> t.add_data(ProxyEvent(0.0, "data", "to_server", b"x", 0.0))
+            >>> t.to_server
+            b'x'
+        """
+        self._events.append(event)
+        if self._waiters:
+            with self._cond:
+                self._cond.notify_all()
+
     # -- the test's side ---------------------------------------------------------------------
 
     @property
