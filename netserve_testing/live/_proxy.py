@@ -16,7 +16,7 @@ import random
 import selectors
 import socket
 import threading
-from typing import Any, Dict, List, Optional, Set, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Union
 
 from ._clients import DEFAULT_TIMEOUT, DatagramClient, StreamClient, _family_of, connect
 from ._faults import Fault, Refuse
@@ -118,6 +118,7 @@ class FaultProxy:
         on_ready = self._on_accept if kind == "stream" else self._on_datagram
         self._loop.selector.register(self._listener, selectors.EVENT_READ, on_ready)
         self._loop.on_stop = self._close_in_loop
+        self._loop.on_failure = self._on_failure
         self._loop.start()
 
     def _listen(self, listen: Any) -> socket.socket:
@@ -351,6 +352,15 @@ class FaultProxy:
                 self._links.add(link)
                 self._new_link(link)
             link.take(data)
+
+    def _on_failure(self, callback: Callable[..., None], exc: Exception) -> None:
+        # A callback of a connection raised (a bug, or a fault of the user's own): that
+        # connection is reset, its transcript says why, and close() raises the exception.
+        owner = getattr(callback, "__self__", None)
+        link = getattr(owner, "link", owner)
+        if isinstance(link, Link) and not link.closed:
+            link.event("error", "", f"the proxy failed: {exc!r}")
+            link.end("reset", "the proxy failed")
 
     def _sync_in_loop(self) -> None:
         for link in list(self._links):

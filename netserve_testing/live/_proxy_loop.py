@@ -147,6 +147,9 @@ class Loop:
         #: Exceptions raised by callbacks: the proxy raises the first one at close.
         self.failures: List[BaseException] = []
         self.on_stop: Optional[Callback] = None
+        #: Called with the callback that raised and the exception (in the loop's thread).
+        self.on_failure: Optional[Callable[[Callable[..., None], Exception], None]] = None
+        self._current: Callable[..., None] = self._on_wake
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     @property
@@ -212,6 +215,11 @@ class Loop:
                     self.failures.append(exc)
                     if len(self.failures) >= _MAX_FAILURES:
                         break
+                    if self.on_failure is not None:
+                        try:
+                            self.on_failure(self._current, exc)
+                        except Exception as again:  # noqa: BLE001 - as above
+                            self.failures.append(again)
         finally:
             if self.on_stop is not None:
                 try:
@@ -228,10 +236,13 @@ class Loop:
         if timers:
             timeout = max(0.0, timers[0][0] - time.monotonic())
         for callback, mask in self.selector.ready(timeout):
+            self._current = callback
             callback(mask)
         if timers:
             now = time.monotonic()
             while timers and timers[0][0] <= now:
-                heapq.heappop(timers)[2]()
+                self._current = call = heapq.heappop(timers)[2]
+                call()
         while calls:
-            calls.popleft()()
+            self._current = call = calls.popleft()
+            call()

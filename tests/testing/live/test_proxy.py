@@ -655,3 +655,58 @@ def test_the_proxy_shows_a_handler_that_assumes_one_read(pytester: pytest.Pytest
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*test_one_read*", "*ExpectationFailed*", "*<<< b'HEL'*"])
+
+
+class Echo(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        while True:
+            data = self.request.recv(65536)
+            if not data:
+                return
+            self.request.sendall(data)
+
+
+@pytest.mark.parametrize("faults", [(), (Slice(100_000), Latency(0.001, direction="both"))])
+def test_FaultProxy_carries_megabytes_both_ways_with_backpressure(faults):
+    # More than the proxy queues before it stops reading (1 MiB): nothing lost, nothing stuck.
+    payload = bytes(range(256)) * (3 * 4096)  # 3 MiB
+    with serve(Echo) as server, FaultProxy(server.address, *faults) as proxy:
+        with raw_client(proxy) as sock:
+            sender = threading.Thread(target=lambda: (sock.sendall(payload), sock.shutdown(1)))
+            sender.start()
+            received = recv_all(sock)
+            sender.join()
+        transcript = proxy.wait_for_connections(1)[0].wait_closed()
+    assert received == payload
+    assert transcript.to_server == payload
+
+
+class Explodes(Latency):
+    """A fault of the user's own that raises in the proxy's thread."""
+
+    def _shape(self, shaping: Any, pieces: Any) -> Any:
+        raise RuntimeError("boom in a custom fault")
+
+
+def test_an_error_in_the_proxy_thread_is_raised_by_close():
+    with serve(Upper) as server:
+        proxy = FaultProxy(server.address, Explodes(0.0))
+        client = proxy.connect(timeout=0.2)
+        client.send_line("hi")
+        transcript = proxy.wait_for_connections(1)[0].wait_closed()
+        with pytest.raises(RuntimeError, match="boom in a custom fault"):
+            proxy.close()
+        server.wait_for_requests(1)
+        server.errors.expect(ConnectionResetError)  # the reset reached the handler
+    errors = [e.text for e in transcript.events if e.kind == "error"]
+    assert errors == ["the proxy failed: RuntimeError('boom in a custom fault')"]
+    assert transcript.events[-1].kind == "reset"
+
+
+def test_FaultProxy_listens_where_told():
+    with (
+        serve(Upper, "unix_stream-threading") as server,
+        FaultProxy(server.address, listen=("127.0.0.1", 0)) as proxy,
+    ):
+        assert proxy.address[0] == "127.0.0.1"
+        proxy.connect().send_line("tcp to unix").expect_line("TCP TO UNIX")
