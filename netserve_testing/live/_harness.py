@@ -311,7 +311,7 @@ class ServerHandle(ChecksOnExit):
             for client in self._clients:
                 client.disconnect()
             for proxy in self._proxies:
-                proxy.close()
+                self._leaks.extend(proxy.teardown())
             if self._thread.is_alive():
                 _request_shutdown(self.server)
             self._thread.join(_remaining(deadline))

@@ -294,6 +294,22 @@ class FaultProxy:
         if failures:
             raise failures[0]
 
+    def teardown(self) -> List[str]:
+        """Close like :meth:`close`, but report failures as lines instead of raising.
+
+        The server handle's teardown uses it, so a failing proxy never stops the
+        server's own teardown; each line then fails the test.
+
+        Example:
+            >>> proxy.teardown()  # doctest: +SKIP
+            []
+        """
+        try:
+            self.close()
+        except Exception as exc:  # noqa: BLE001 - reported as a line, teardown goes on
+            return [f"{self!r} failed: {exc!r}"]
+        return []
+
     def _remove_dir(self) -> None:
         if self._own_dir is not None:
             directory, self._own_dir = self._own_dir, None

@@ -710,3 +710,16 @@ def test_FaultProxy_listens_where_told():
     ):
         assert proxy.address[0] == "127.0.0.1"
         proxy.connect().send_line("tcp to unix").expect_line("TCP TO UNIX")
+
+
+def test_a_failing_proxy_fails_the_server_s_teardown_without_stopping_it():
+    server = serve(Upper)
+    proxy = server.proxy(Explodes(0.0))
+    proxy.connect(timeout=0.2).send_line("hi")
+    proxy.wait_for_connections(1)[0].wait_closed()
+    errors, leaks = server.close()
+    assert [error.type_name for error in errors] == ["ConnectionResetError"]
+    assert len(leaks) == 1
+    assert "FaultProxy" in leaks[0]
+    assert "boom in a custom fault" in leaks[0]
+    assert server.server.socket.fileno() == -1  # the server's teardown went on: closed
