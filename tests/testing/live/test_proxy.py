@@ -723,3 +723,20 @@ def test_a_failing_proxy_fails_the_server_s_teardown_without_stopping_it():
     assert "FaultProxy" in leaks[0]
     assert "boom in a custom fault" in leaks[0]
     assert server.server.socket.fileno() == -1  # the server's teardown went on: closed
+
+
+def _has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _has_ipv6_loopback(), reason="no IPv6 loopback")
+def test_FaultProxy_in_front_of_an_ipv6_server():
+    with serve(Upper, address=("::1", 0)) as server:
+        proxy = server.proxy(Slice(1, direction="both"))
+        assert proxy.address[0] == "::1"
+        proxy.connect().send_line("six").expect_line("SIX")
