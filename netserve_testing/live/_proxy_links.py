@@ -143,6 +143,7 @@ class _Pipe:
         while queue:
             release, received, data = queue[0]
             if release > now:
+                self.set_want_write(False)  # the timer wakes the pipe, not writability
                 self.schedule(release)
                 break
             try:
