@@ -1,19 +1,23 @@
-"""A bounded pool of worker threads fed from an unbounded queue of requests."""
+"""A bounded pool of worker threads fed from a queue that the server keeps bounded."""
 
 from __future__ import annotations
 
 import itertools
-import queue
 import sys
 import threading
 import weakref
-from typing import Any, Callable, List, Optional, Tuple
+from collections import deque
 
-_Work = Optional[Tuple[Any, Any]]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Deque, List, Optional, Tuple
+
+    _Work = Tuple[Any, Any]
+
 _pool_numbers = itertools.count(1)
 
-# Idle workers block on their queue forever, so a pool whose server was never closed
-# would keep the interpreter from exiting. threading's pre-join exit hook (the one
+# Idle workers wait for work forever, so a pool whose server was never closed would keep
+# the interpreter from exiting. threading's pre-join exit hook (the one
 # concurrent.futures uses) closes every live pool first: workers finish the requests
 # they have, then exit, and the interpreter joins them as usual.
 _live_pools: weakref.WeakSet[WorkerPool] = weakref.WeakSet()
@@ -47,17 +51,29 @@ class WorkerPool:
     """Runs ``work(request, client_address)`` on at most ``max_workers`` threads.
 
     Threads start lazily, one per request that finds no idle worker, up to the
-    bound; requests beyond it wait in the queue. Invariant: ``_idle`` counts
-    workers that finished an item and have not yet been promised another one.
+    bound; requests beyond it wait in the queue, whose length the server bounds
+    by not accepting while :meth:`has_room` is false. Requests still queued when
+    the pool closes never start: ``discard(request, client_address)`` closes them.
+    Invariants, under ``_cond``: ``_idle`` counts workers waiting for work that
+    no ``submit`` has woken yet; ``_on_room`` is the callback to run once a worker
+    takes a request out of a queue found full.
     """
 
-    def __init__(self, work: Callable[[Any, Any], None], max_workers: int, daemon: bool) -> None:
+    def __init__(
+        self,
+        work: Callable[[Any, Any], None],
+        max_workers: int,
+        daemon: bool,
+        discard: Callable[[Any, Any], None],
+    ) -> None:
         self._work = work
+        self._discard = discard
         self._max_workers = max_workers
         self._daemon = daemon
-        self._queue: queue.SimpleQueue[_Work] = queue.SimpleQueue()
-        self._idle = threading.Semaphore(0)
-        self._lock = threading.Lock()
+        self._queue: Deque[_Work] = deque()
+        self._cond = threading.Condition(threading.Lock())
+        self._idle = 0
+        self._on_room: Optional[Callable[[], None]] = None
         self._workers: List[threading.Thread] = []
         self._closed = False
         self._name = f"netserve-pool-{next(_pool_numbers)}"
@@ -66,11 +82,13 @@ class WorkerPool:
 
     def submit(self, request: Any, client_address: Any) -> None:
         """Queue a request; start a worker if none is idle and the bound allows."""
-        with self._lock:
+        with self._cond:
             if self._closed:
                 raise RuntimeError("the server's thread pool is closed")
-            self._queue.put((request, client_address))
-            if self._idle.acquire(blocking=False):
+            self._queue.append((request, client_address))
+            if self._idle:
+                self._idle -= 1
+                self._cond.notify()
                 return
             if len(self._workers) < self._max_workers:
                 worker = threading.Thread(
@@ -81,9 +99,38 @@ class WorkerPool:
                 self._workers.append(worker)
                 worker.start()
 
+    def queued(self) -> int:
+        """Return how many requests wait for a worker."""
+        return len(self._queue)
+
+    def has_room(self, limit: int, on_room: Callable[[], None]) -> bool:
+        """Return whether fewer than ``limit`` requests wait; if not, call ``on_room`` later.
+
+        ``on_room`` runs once, in a worker, as soon as a worker takes a request.
+        """
+        with self._cond:
+            if len(self._queue) < limit:
+                return True
+            self._on_room = on_room
+            return False
+
+    def _next(self) -> Optional[_Work]:
+        # The next request for this worker, or None once the pool is closed.
+        with self._cond:
+            while not self._queue:
+                if self._closed:
+                    return None
+                self._idle += 1
+                self._cond.wait()
+            item = self._queue.popleft()
+            on_room, self._on_room = self._on_room, None
+        if on_room is not None:
+            on_room()
+        return item
+
     def _run(self) -> None:
         while True:
-            item = self._queue.get()
+            item = self._next()
             if item is None:
                 return
             try:
@@ -102,17 +149,30 @@ class WorkerPool:
                 )
                 del exc_type, exc_value, exc_traceback
             del item  # Drop the request before waiting for the next one.
-            self._idle.release()
 
     def close(self, wait: bool) -> None:
-        """Let the workers finish the queued requests and exit; join them if ``wait``."""
-        with self._lock:
+        """Close the requests that never started, let the workers finish theirs and exit.
+
+        Joins the workers (so waits for the running requests) if ``wait``.
+        """
+        with self._cond:
             if self._closed:
                 return
             self._closed = True
+            never_started = list(self._queue)
+            self._queue.clear()
+            self._idle = 0
+            self._cond.notify_all()
             workers = list(self._workers)
-            for _ in workers:
-                self._queue.put(None)
+        for request, client_address in never_started:
+            try:
+                self._discard(request, client_address)
+            except Exception:
+                # One request that cannot be closed must not keep the others open.
+                threading.excepthook(
+                    threading.ExceptHookArgs((*sys.exc_info(), threading.current_thread()))
+                )
+        del never_started
         if wait:
             for worker in workers:
                 worker.join()
