@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import sys
 import threading
-import weakref
+from _weakrefset import WeakSet  # weakref's WeakSet, without importing all of weakref
 from collections import deque
 
 TYPE_CHECKING = False
@@ -20,7 +20,7 @@ _pool_numbers = itertools.count(1)
 # the interpreter from exiting. threading's pre-join exit hook (the one
 # concurrent.futures uses) closes every live pool first: workers finish the requests
 # they have, then exit, and the interpreter joins them as usual.
-_live_pools: weakref.WeakSet[WorkerPool] = weakref.WeakSet()
+_live_pools: WeakSet[WorkerPool] = WeakSet()
 _exit_hook_lock = threading.Lock()
 _exit_hook_registered = False
 
