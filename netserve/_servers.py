@@ -42,6 +42,18 @@ def _logger() -> logging.Logger:
     return logging.getLogger("netserve")
 
 
+def _log(level: str, message: str, *args: object) -> None:
+    # Logs through the "netserve" logger, at the level named ("warning", "info"). When
+    # logging cannot be imported because no file descriptor is left (accept() failing
+    # with EMFILE before anything imported logging), the line goes to stderr instead.
+    try:
+        logger = _logger()
+    except (ImportError, OSError):
+        print(f"netserve: {level.upper()}: {message % args}", file=sys.stderr)
+        return
+    getattr(logger, level)(message, *args)
+
+
 # poll() scales better than select() and has no FD_SETSIZE limit. Code written for
 # socketserver replaces it (``socketserver._ServerSelector = ...``, e.g. under eventlet):
 # the loops read it from the package at each start, so such a patch takes effect.
@@ -402,7 +414,7 @@ class BaseServer:
             return
         if self._accept_backoff:
             self._accept_backoff = 0.0
-            _logger().info("accepting requests again")
+            _log("info", "accepting requests again")
         if not self.verify_request(request, client_address):
             self.shutdown_request(request)
             return
@@ -424,7 +436,8 @@ class BaseServer:
                 self._accept_backoff = min(self._accept_backoff * 2, ACCEPT_BACKOFF_LAST)
             else:
                 self._accept_backoff = ACCEPT_BACKOFF_FIRST
-                _logger().warning(
+                _log(
+                    "warning",
                     "accepting a request failed with %s (%s): pausing accepts for %g ms, "
                     "doubling up to %g s, until one succeeds",
                     errno.errorcode.get(exc.errno or 0, exc.errno),
