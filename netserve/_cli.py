@@ -548,8 +548,17 @@ def _describe_concurrency(options: Options) -> str:
     if options.concurrency == "sync":
         return "one request at a time"
     if options.server_class is not None:
-        return f"{options.server_class.__module__}.{options.server_class.__qualname__}"
+        return _public_name(options.server_class)
     return options.concurrency
+
+
+def _public_name(cls: type) -> str:
+    # "netserve.ForkingTCPServer" rather than the private module that defines it.
+    module = cls.__module__
+    package = sys.modules.get(module.split(".")[0])
+    if getattr(package, cls.__qualname__, None) is cls:
+        module = module.split(".")[0]
+    return f"{module}.{cls.__qualname__}"
 
 
 class _SignalStopper:

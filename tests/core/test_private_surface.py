@@ -119,10 +119,9 @@ def test__SocketWriter_sends_everything_and_is_what_wbufsize_0_gives() -> None:
         def handle(self) -> None:
             self.wfile.write(type(self.wfile).__name__.encode())
 
-    with netserve.TCPServer(("127.0.0.1", 0), Check) as server:
-        with connect(server) as client:
-            server.handle_request()
-            assert client.recv(64) == b"_SocketWriter"
+    with netserve.TCPServer(("127.0.0.1", 0), Check) as server, connect(server) as client:
+        server.handle_request()
+        assert client.recv(64) == b"_SocketWriter"
 
 
 def test_setting__BaseServer__shutdown_request_in_a_handler_stops_serve_forever() -> None:
