@@ -1,8 +1,10 @@
 """Concurrency mix-ins: one thread per request, a bounded thread pool, one process per request.
 
 Each overrides only ``process_request`` and ``server_close`` (plus the
-reaping hooks of :class:`ForkingMixIn`, and a constructor that checks
-:attr:`ThreadPoolMixIn.max_workers`), as ``socketserver``'s do. Put the
+reaping hooks of :class:`ForkingMixIn`, constructors that check
+:attr:`ThreadPoolMixIn.max_workers`, :attr:`ThreadPoolMixIn.max_queued` and
+:attr:`ForkingMixIn.max_children`, and the private ``_accept_pause`` and
+``_check_can_serve`` hooks of the loop), as ``socketserver``'s do. Put the
 mix-in first: ``class Server(ThreadingMixIn, TCPServer)``.
 """
 

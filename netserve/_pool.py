@@ -6,13 +6,13 @@ import itertools
 import sys
 import threading
 from _weakrefset import WeakSet  # weakref's WeakSet, without importing all of weakref
-from collections import deque
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, Deque, List, Optional, Tuple
+    from queue import SimpleQueue
+    from typing import Any, Callable, List, Optional, Tuple
 
-    _Work = Tuple[Any, Any]
+    _Work = Optional[Tuple[Any, Any]]
 
 _pool_numbers = itertools.count(1)
 
@@ -54,9 +54,9 @@ class WorkerPool:
     bound; requests beyond it wait in the queue, whose length the server bounds
     by not accepting while :meth:`has_room` is false. Requests still queued when
     the pool closes never start: ``discard(request, client_address)`` closes them.
-    Invariants, under ``_cond``: ``_idle`` counts workers waiting for work that
-    no ``submit`` has woken yet; ``_on_room`` is the callback to run once a worker
-    takes a request out of a queue found full.
+    Invariants: ``_idle`` counts workers that finished an item and have not yet
+    been promised another one; ``_on_room``, when set, is called once by the next
+    worker that takes a request out of the queue.
     """
 
     def __init__(
@@ -70,9 +70,12 @@ class WorkerPool:
         self._discard = discard
         self._max_workers = max_workers
         self._daemon = daemon
-        self._queue: Deque[_Work] = deque()
-        self._cond = threading.Condition(threading.Lock())
-        self._idle = 0
+        # Imported here, when a server first needs a pool: "import netserve" stays cheap.
+        from queue import SimpleQueue
+
+        self._queue: SimpleQueue[_Work] = SimpleQueue()
+        self._idle = threading.Semaphore(0)
+        self._lock = threading.Lock()
         self._on_room: Optional[Callable[[], None]] = None
         self._workers: List[threading.Thread] = []
         self._closed = False
@@ -82,13 +85,11 @@ class WorkerPool:
 
     def submit(self, request: Any, client_address: Any) -> None:
         """Queue a request; start a worker if none is idle and the bound allows."""
-        with self._cond:
+        with self._lock:
             if self._closed:
                 raise RuntimeError("the server's thread pool is closed")
-            self._queue.append((request, client_address))
-            if self._idle:
-                self._idle -= 1
-                self._cond.notify()
+            self._queue.put((request, client_address))
+            if self._idle.acquire(blocking=False):
                 return
             if len(self._workers) < self._max_workers:
                 worker = threading.Thread(
@@ -101,36 +102,29 @@ class WorkerPool:
 
     def queued(self) -> int:
         """Return how many requests wait for a worker."""
-        return len(self._queue)
+        return self._queue.qsize()
 
     def has_room(self, limit: int, on_room: Callable[[], None]) -> bool:
         """Return whether fewer than ``limit`` requests wait; if not, call ``on_room`` later.
 
         ``on_room`` runs once, in a worker, as soon as a worker takes a request.
         """
-        with self._cond:
-            if len(self._queue) < limit:
-                return True
-            self._on_room = on_room
-            return False
-
-    def _next(self) -> Optional[_Work]:
-        # The next request for this worker, or None once the pool is closed.
-        with self._cond:
-            while not self._queue:
-                if self._closed:
-                    return None
-                self._idle += 1
-                self._cond.wait()
-            item = self._queue.popleft()
-            on_room, self._on_room = self._on_room, None
-        if on_room is not None:
-            on_room()
-        return item
+        if self._queue.qsize() < limit:
+            return True
+        self._on_room = on_room
+        # A worker may have taken a request before it could see on_room: look again.
+        if self._queue.qsize() < limit:
+            self._on_room = None
+            return True
+        return False
 
     def _run(self) -> None:
         while True:
-            item = self._next()
+            item = self._queue.get()
+            if self._on_room is not None:
+                on_room, self._on_room = self._on_room, None
+                if on_room is not None:
+                    on_room()
             if item is None:
                 return
             try:
@@ -141,38 +135,47 @@ class WorkerPool:
                 # What would end a request thread of ThreadingMixIn (a handle_error that
                 # re-raises, a failing shutdown_request) is reported the same way, and
                 # the worker goes on: a dead worker would shrink the pool for good.
-                exc_type, exc_value, exc_traceback = sys.exc_info()
-                threading.excepthook(
-                    threading.ExceptHookArgs(
-                        (exc_type, exc_value, exc_traceback, threading.current_thread())
-                    )
-                )
-                del exc_type, exc_value, exc_traceback
+                _report_exception()
             del item  # Drop the request before waiting for the next one.
+            self._idle.release()
 
     def close(self, wait: bool) -> None:
         """Close the requests that never started, let the workers finish theirs and exit.
 
         Joins the workers (so waits for the running requests) if ``wait``.
         """
-        with self._cond:
+        with self._lock:
             if self._closed:
                 return
             self._closed = True
-            never_started = list(self._queue)
-            self._queue.clear()
-            self._idle = 0
-            self._cond.notify_all()
             workers = list(self._workers)
+        from queue import Empty
+
+        never_started = []
+        while True:
+            try:  # Workers may take requests meanwhile: those have started.
+                item = self._queue.get_nowait()
+            except Empty:
+                break
+            if item is not None:
+                never_started.append(item)
+        for _ in workers:
+            self._queue.put(None)
         for request, client_address in never_started:
             try:
                 self._discard(request, client_address)
             except Exception:
-                # One request that cannot be closed must not keep the others open.
-                threading.excepthook(
-                    threading.ExceptHookArgs((*sys.exc_info(), threading.current_thread()))
-                )
+                _report_exception()  # One failure must not keep the other requests open.
         del never_started
         if wait:
             for worker in workers:
                 worker.join()
+
+
+def _report_exception() -> None:
+    # Reports the exception being handled as an uncaught one of the current thread.
+    exc_type, exc_value, exc_traceback = sys.exc_info()
+    threading.excepthook(
+        threading.ExceptHookArgs((exc_type, exc_value, exc_traceback, threading.current_thread()))
+    )
+    del exc_type, exc_value, exc_traceback
