@@ -41,7 +41,7 @@ def test_bench_core_quick_prints_the_table() -> None:
         "flood, 50 conns: fds held (pool: 2 workers)",
         "  then shutdown()+server_close()",
         "forking shutdown() at max_children, median",
-        "import, fresh interpreter, median",
+        "import, fresh interpreter, CPU median",
     ):
         assert any(line.startswith(row) for line in out.splitlines()), out
 
