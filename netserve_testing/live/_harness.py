@@ -21,6 +21,7 @@ import netserve
 from netserve._address import check_unix_address
 
 from ._clients import DatagramClient, StreamClient, connect
+from ._faults import Fault
 from ._forked import (
     STACK_SIGNAL,
     leave_ctrl_c_to_main_thread,
@@ -35,7 +36,8 @@ from ._leaks import (
     remove_socket_dir,
     wait_for_children,
 )
-from ._recorder import Recorder, instrument
+from ._proxy import FaultProxy
+from ._recorder import Recorder, instrument, name_key
 from ._records import (
     ChecksOnExit,
     HandlerError,
@@ -46,21 +48,10 @@ from ._records import (
 )
 from ._stacks import indent, thread_stack
 
-__all__ = [
-    "DEFAULT_POOL_SIZE",
-    "DEFAULT_TEARDOWN_TIMEOUT",
-    "MIN_LISTEN_BACKLOG",
-    "STDLIB_POLL_INTERVAL",
-    "ServerHandle",
-    "serve",
-]
+__all__ = ["DEFAULT_TEARDOWN_TIMEOUT", "STDLIB_POLL_INTERVAL", "ServerHandle", "serve"]
 
 #: Seconds teardown waits for handler threads and forked children to finish.
 DEFAULT_TEARDOWN_TIMEOUT = 5.0
-#: Workers of a thread pool kind unless the test sets ``max_workers`` (not the machine's cores).
-DEFAULT_POOL_SIZE = 8
-#: The least listen backlog of a stream server unless the test sets ``request_queue_size``.
-MIN_LISTEN_BACKLOG = 128
 # Seconds a stuck forked child gets, past the deadline, to send its stack before it is killed.
 _STACK_GRACE = 0.5
 #: ``serve_forever()`` poll interval for servers whose ``shutdown()`` polls (the stdlib's).
@@ -146,12 +137,13 @@ class ServerHandle(ChecksOnExit):
         #: Threads a leak line of this server names already (for the factory's thread check).
         self.reported_threads: Set[threading.Thread] = set()
         self._clients: List[Client] = []
+        self._proxies: List[FaultProxy] = []
         self._closed = False
         self._own_dir: Optional[str] = None
         self._socket_file: Optional[str] = None
         self._leaks: List[str] = []
         self._stuck = False  # teardown found something still running at its deadline
-        namespace = _reproducible(server_class, options)
+        namespace = dict(options)
         address = self._address(server_class, address, socket_dir)
         family = _family_of_address(address, server_class)
         if getattr(server_class, "address_family", family) != family:
@@ -240,8 +232,25 @@ class ServerHandle(ChecksOnExit):
         client = connect(self.address, "stream" if self.is_stream else "datagram", timeout)
         self._clients.append(client)
         with contextlib.suppress(OSError):
-            self._client_names[_name_key(client.sock.getsockname())] = client
+            self._client_names[name_key(client.sock.getsockname())] = client
         return client
+
+    def proxy(self, *faults: Fault, seed: Optional[int] = None) -> FaultProxy:
+        """Return a :class:`~netserve_testing.FaultProxy` in front of the server (closed with it).
+
+        Example:
+            >>> proxy = server.proxy(Slice(4), Latency(0.01))  # doctest: +SKIP
+            >>> proxy.connect().send_line("hi").expect_line("HI")  # doctest: +SKIP
+            'HI'
+        """
+        if self._closed:
+            raise ValueError(f"proxy(): the server {self._recorder.description} is closed")
+        kind = "stream" if self.is_stream else "datagram"
+        proxy = FaultProxy(
+            self.address, *faults, seed=seed, kind=kind, client_timeout=self.client_timeout
+        )
+        self._proxies.append(proxy)
+        return proxy
 
     @property
     def errors(self) -> HandlerErrors:
@@ -313,10 +322,16 @@ class ServerHandle(ChecksOnExit):
             return [], []
         self._closed = True
         deadline = time.monotonic() + self.teardown_timeout
-        self._recorder.teardown_started = time.monotonic()
+        recorder = self._recorder
+        recorder.teardown_started = time.monotonic()
+        recorder.teardown_closed = {
+            name for name, client in self._client_names.items() if not client.closed
+        }
         try:
             for client in self._clients:
                 _close_gracefully(client)
+            for proxy in self._proxies:
+                self._leaks.extend(proxy.teardown())
             if self._thread.is_alive():
                 _request_shutdown(self.server)
             self._thread.join(_remaining(deadline))
@@ -441,7 +456,7 @@ class ServerHandle(ChecksOnExit):
     def _where(self, stack: str, client_address: Any) -> str:
         # The stack of a stuck handler, and the transcript of the kit client that drove it.
         text = "  stack of the handler (most recent call last):\n" + indent(stack, "    ")
-        client = self._client_names.get(_name_key(client_address))
+        client = self._client_names.get(name_key(client_address))
         if client is None and self.kind is not None and self.kind.family == socket.AF_UNIX:
             unique = [c for c in self._clients if isinstance(c, StreamClient)]
             client = unique[0] if len(unique) == 1 and self.is_stream else None
@@ -505,47 +520,6 @@ class ServerHandle(ChecksOnExit):
     def __repr__(self) -> str:
         state = "closed" if self._closed else "serving"
         return f"<ServerHandle {self._recorder.description} ({state})>"
-
-
-def _reproducible(server_class: type, options: Mapping[str, Any]) -> Dict[str, Any]:
-    # The class attributes of a kit server: the test's options, plus defaults that do not
-    # depend on the machine or let a stuck handler hold the interpreter at exit, where the
-    # test and the server class leave the library's value.
-    namespace = dict(options)
-    defaults = {
-        "daemon_threads": True,  # an abandoned handler thread must not be joined at exit
-        "max_workers": DEFAULT_POOL_SIZE,  # not min(32, cores + 4)
-    }
-    for name, value in defaults.items():
-        if name not in namespace and _library_default(server_class, name):
-            namespace[name] = value
-    backlog = getattr(server_class, "request_queue_size", None)
-    if (
-        "request_queue_size" not in namespace
-        and isinstance(backlog, int)
-        and backlog < MIN_LISTEN_BACKLOG
-        and _library_default(server_class, "request_queue_size")
-    ):
-        namespace["request_queue_size"] = MIN_LISTEN_BACKLOG
-    return namespace
-
-
-def _library_default(cls: type, name: str) -> bool:
-    # Whether cls has the attribute `name` from socketserver or netserve, not set its own.
-    for klass in cls.__mro__:
-        if name in vars(klass):
-            module = klass.__module__
-            return module == "socketserver" or (
-                module.startswith("netserve") and not module.startswith("netserve_testing")
-            )
-    return False
-
-
-def _name_key(address: Any) -> Any:
-    # An address as a dictionary key: (host, port) for inet, the name for Unix sockets.
-    if isinstance(address, tuple) and len(address) >= 2:
-        return (str(address[0]), address[1])
-    return address
 
 
 def _close_gracefully(client: Client) -> None:

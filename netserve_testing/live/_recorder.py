@@ -31,7 +31,12 @@ from ._forked import (
 from ._leaks import LeakCheck, wait_for_any_child
 from ._records import ChildProcessDied, HandlerError, RequestRecord
 
-__all__ = ["Recorder", "instrument"]
+__all__ = ["DEFAULT_POOL_SIZE", "MIN_LISTEN_BACKLOG", "Recorder", "instrument", "name_key"]
+
+#: Workers of a thread pool kind unless the test sets ``max_workers`` (not the machine's cores).
+DEFAULT_POOL_SIZE = 8
+#: The least listen backlog of a stream server unless the test sets ``request_queue_size``.
+MIN_LISTEN_BACKLOG = 128
 
 
 @dataclass
@@ -99,8 +104,10 @@ class Recorder:
         self.child_clients: Dict[int, Any] = {}
         self.stacks: Dict[int, str] = {}
         self.reported_pids: Set[int] = set()
-        #: ``time.monotonic()`` when teardown began closing the test's clients.
+        #: ``time.monotonic()`` when teardown began closing the test's clients, and the
+        #: addresses of those it closed (as ``name_key()`` gives them).
         self.teardown_started: Optional[float] = None
+        self.teardown_closed: Set[Any] = set()
         if forking:
             self.channel = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
             self.reader = threading.Thread(
@@ -210,12 +217,14 @@ class Recorder:
             self._store(_ChildExit(pid, status))
 
     def teardown_caused(self, error: HandlerError) -> bool:
-        # Whether teardown's closing of the clients explains `error`: the peer was gone.
+        # Whether teardown's closing of a client explains `error`: the handler of that
+        # client's connection found its peer gone after teardown closed it.
         started = self.teardown_started
         return (
             started is not None
             and error.raised_at >= started
             and any(name in _PEER_GONE for name in error.type_names)
+            and name_key(error.client_address) in self.teardown_closed
         )
 
     def _read(self, channel: socket.socket) -> None:
@@ -413,6 +422,15 @@ class _InstrumentedForking(_Instrumented):
         super().collect_children(*args, **kwargs)  # type: ignore[misc]
 
 
+def name_key(address: Any) -> Any:
+    """An address as a dictionary key: ``(host, port)`` for inet, the name for Unix sockets."""
+    if isinstance(address, tuple) and len(address) >= 2:
+        return (str(address[0]), address[1])
+    if isinstance(address, bytes):
+        return os.fsdecode(address)
+    return address
+
+
 def _reap_into(recorder: Recorder, children: Set[int]) -> None:
     # Reaps those of `children` that exited, telling the recorder how each ended.
     for pid in list(children):
@@ -450,6 +468,10 @@ def _stock_handle_error(cls: type) -> bool:
 def instrument(server_class: type, options: Mapping[str, Any]) -> type:
     """Return a subclass of ``server_class`` that records, with ``options`` as class attributes.
 
+    Where neither ``options`` nor ``server_class`` set them, the subclass's handler
+    threads are daemons, a pool has :data:`DEFAULT_POOL_SIZE` workers and a stream
+    server listens with a backlog of at least :data:`MIN_LISTEN_BACKLOG`.
+
     The subclass keeps the name, qualified name and module of ``server_class``.
 
     Raises:
@@ -458,10 +480,44 @@ def instrument(server_class: type, options: Mapping[str, Any]) -> type:
     for name in options:
         if not hasattr(server_class, name) or name.startswith("_"):
             raise TypeError(f"unknown server option {name!r} for {server_class.__name__}")
-    namespace = dict(options)
+    namespace = _reproducible(server_class, options)
     namespace["_netserve_custom_handle_error"] = not _stock_handle_error(server_class)
     front = _InstrumentedForking if hasattr(server_class, "collect_children") else _Instrumented
     instrumented = type(server_class.__name__, (front, server_class), namespace)
     instrumented.__qualname__ = server_class.__qualname__
     instrumented.__module__ = server_class.__module__
     return instrumented
+
+
+def _reproducible(server_class: type, options: Mapping[str, Any]) -> Dict[str, Any]:
+    # The class attributes of a kit server: the test's options, plus defaults that do not
+    # depend on the machine or let a stuck handler hold the interpreter at exit, where the
+    # test and the server class leave the library's value.
+    namespace = dict(options)
+    defaults = {
+        "daemon_threads": True,  # an abandoned handler thread must not be joined at exit
+        "max_workers": DEFAULT_POOL_SIZE,  # not min(32, cores + 4)
+    }
+    for name, value in defaults.items():
+        if name not in namespace and _library_default(server_class, name):
+            namespace[name] = value
+    backlog = getattr(server_class, "request_queue_size", None)
+    if (
+        "request_queue_size" not in namespace
+        and isinstance(backlog, int)
+        and backlog < MIN_LISTEN_BACKLOG
+        and _library_default(server_class, "request_queue_size")
+    ):
+        namespace["request_queue_size"] = MIN_LISTEN_BACKLOG
+    return namespace
+
+
+def _library_default(cls: type, name: str) -> bool:
+    # Whether cls has the attribute `name` from socketserver or netserve, not set its own.
+    for klass in cls.__mro__:
+        if name in vars(klass):
+            module = klass.__module__
+            return module == "socketserver" or (
+                module.startswith("netserve") and not module.startswith("netserve_testing")
+            )
+    return False

@@ -21,7 +21,7 @@ from typing import Tuple
 import pytest
 
 from netserve_testing import ServerFactory, ServerKind
-from netserve_testing.live._harness import DEFAULT_POOL_SIZE, MIN_LISTEN_BACKLOG
+from netserve_testing.live._recorder import DEFAULT_POOL_SIZE, MIN_LISTEN_BACKLOG
 
 pytest_plugins = ["pytester"]
 
