@@ -329,7 +329,10 @@ def netserve(request: pytest.FixtureRequest) -> Iterator[ServerFactory]:
     ``daemon_threads`` or ``max_children``.
 
     Handler errors not marked handled (``server.errors.expect(ValueError)``) fail
-    the test, each with its traceback and client address. At teardown every server
+    the test, each with its traceback and client address; so does a forked child
+    that dies without reporting (``ChildProcessDied``). A handler still running at
+    the teardown deadline is abandoned and reported with its stack, never waited
+    for. At teardown every server
     is shut down, closed, its threads joined and children reaped, and what is left
     fails the test: threads started during the test, child processes, socket files,
     and the sockets and pipes a server opened or accepted (its listening socket, a
