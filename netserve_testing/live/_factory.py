@@ -7,6 +7,7 @@ without pytest too, as a context manager.
 from __future__ import annotations
 
 import socket
+import time
 from typing import Any, List, Optional, Union
 
 from ._harness import DEFAULT_TEARDOWN_TIMEOUT, ServerHandle
@@ -107,6 +108,7 @@ class ServerFactory(ChecksOnExit):
         if self._closed:
             return [], []
         self._closed = True
+        deadline = time.monotonic() + self.teardown_timeout
         errors: List[HandlerError] = []
         leaks: List[str] = []
         failure: Optional[BaseException] = None
@@ -126,7 +128,7 @@ class ServerFactory(ChecksOnExit):
         if self._leak_check is not None:
             reported = {thread for server in self.servers for thread in server.reported_threads}
             owned = {t: what for server in self.servers for t, what in server._owned().items()}
-            leaks.extend(self._leak_check.leaks(reported, owned))
+            leaks.extend(self._leak_check.leaks(reported, owned, deadline))
         if failure is not None:
             raise failure
         return errors, leaks

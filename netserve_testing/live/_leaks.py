@@ -176,19 +176,25 @@ class LeakCheck:
         self,
         reported: Collection[threading.Thread] = (),
         owned: Optional[Mapping[str, str]] = None,
+        deadline: Optional[float] = None,
     ) -> List[str]:
         """One line per thread started, and per owned socket or pipe opened, since; still there.
 
         Args:
             reported: Threads already reported another way, left out here.
             owned: ``{fd_target(): what it is}`` of the servers' sockets and pipes.
+            deadline: A ``time.monotonic()`` value until which a new thread that is
+                ending (a pool worker told to stop, say) is waited for.
         """
         owned = owned or {}
-        found = [
-            f"thread left running: {thread!r}"
-            for thread in threading.enumerate()
-            if thread not in self._threads and thread not in reported
-        ]
+        found = []
+        for thread in threading.enumerate():
+            if thread in self._threads or thread in reported:
+                continue
+            if deadline is not None and thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                found.append(f"thread left running: {thread!r}")
         for fd, target in sorted(open_sockets().items()):
             if self._sockets.get(fd) != target and target in owned:
                 found.append(
