@@ -21,7 +21,7 @@ back up that chain (a test walks the imports and fails on a cycle).
 
 from __future__ import annotations
 
-from ._errors import HandlerWouldBlock, NetserveTestingError
+from ._errors import HandlerWouldBlock, NetserveTestingBaseException, NetserveTestingError
 from ._payloads import NetserveProvider, make_faker
 from .conformance import (
     DatagramPairFactory,
@@ -130,6 +130,7 @@ __all__ = [
     "Matched",
     "Mismatch",
     "NetserveProvider",
+    "NetserveTestingBaseException",
     "NetserveTestingError",
     "PairFactory",
     "RequestRecord",
