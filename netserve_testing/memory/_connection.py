@@ -280,4 +280,3 @@ class StreamConnection:
 
     def _peer_go_quiet(self) -> None:
         self._log.append((LOG_EVENT, "client went quiet"))
-

@@ -257,9 +257,7 @@ class FakeSocketBase:
                 (LOG_EVENT, f"{call} timed out after {timeout:g} s (fake clock, {reason})")
             )
             raise socket.timeout("timed out")
-        self._raise_blocked(
-            f"handler would block forever: {call} with no timeout set ({reason})"
-        )
+        self._raise_blocked(f"handler would block forever: {call} with no timeout set ({reason})")
 
     def _raise_blocked(self, message: str) -> NoReturn:
         # Remembered, so that a handler catching it cannot hide it from run_handler.

@@ -60,6 +60,7 @@ class _FakeSocketIO(socket.SocketIO):
     def name(self) -> str:  # type: ignore[override]
         return f"<fake socket {self._sock!r}>"  # type: ignore[attr-defined]
 
+
 # makefile() mode -> (reading, writing, binary, raw mode), filled as modes are met.
 _MAKEFILE_MODES: Dict[str, Tuple[bool, bool, bool, str]] = {}
 
