@@ -21,6 +21,7 @@ from ._stream import (
     _raises,
     _recv_exactly,
     _require,
+    fake_stream_pair,  # noqa: F401 - the examples use it
 )
 
 __all__ = [

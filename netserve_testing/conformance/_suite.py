@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable, Tuple
 
 from ._edges import EDGE_CHECKS
-from ._stream import (
+from ._stream import (  # noqa: F401 - for the examples
     PairFactory,
     _run_checks,
     check_closed_socket,
@@ -19,6 +19,8 @@ from ._stream import (
     check_send_timeout,
     check_socket_options,
     check_timeouts,
+    fake_stream_pair,
+    socketpair_stream_pair,
 )
 
 __all__ = ["check_stream_socket"]
