@@ -247,6 +247,8 @@ class StreamConnection:
     def _peer_close(self) -> None:
         # The peer's shutdown(SHUT_WR): after the queued data, reads return b"".
         self._peer_check_open()
+        if self._tcp and self._down:
+            raise os_error(_ENOTCONN)
         if self._peer_shut_wr:
             return
         self._peer_shut_wr = True

@@ -304,5 +304,3 @@ def test_FakeDatagramSocket_fileno_is_not_modelled() -> None:
         sock.fileno()
     sock.close()
     assert sock.fileno() == -1
-
-
