@@ -14,7 +14,7 @@ from ..script._transcript import Transcript
 from ._chunks import ChunkingLike
 from ._datagram import FakeDatagramSocket
 from ._server import FakeServer, prepare_server
-from ._socket_base import LOG_CONNECTION, Address, default_address
+from ._socket_base import LOG_CONNECTION, LOG_EVENT, Address, default_address
 from ._stream import FakeStreamSocket
 
 __all__ = ["DatagramRun", "HandlerRun", "run_datagram_handler", "run_handler"]
@@ -46,6 +46,18 @@ def _blocked_error(
         "the handler caught this and went on; on a real server it would still be waiting",
     )
     return blocked
+
+
+def _report_missing(sock: FakeStreamSocket, names: List[str]) -> None:
+    # Attributes the handler wanted from its FakeServer: a swallowed AttributeError (a
+    # stdlib handler answering 500) should not leave the test guessing.
+    sock._log.append(
+        (
+            LOG_EVENT,
+            f"handler asked its FakeServer for {', '.join(map(repr, names))}, which it lacks: "
+            f"give it with FakeServer(name=...), or pass the real server class as server=",
+        )
+    )
 
 
 def _add_note(exc: BaseException, note: str) -> None:
@@ -198,8 +210,10 @@ def run_handler(
             returns at most one chunk), or a :class:`~netserve_testing.Script`
             played in lockstep with the handler.
         then: After ``inbound`` bytes, the client sends EOF (``"eof"``, the
-            default), resets (``"reset"``) or goes quiet (``"quiet"``: the
-            handler's next read times out). A script says this with its own steps.
+            default), resets (``"reset"``: a TCP RST, a close on ``AF_UNIX``, as
+            :meth:`FakePeer.reset <netserve_testing.FakePeer.reset>` says) or goes
+            quiet (``"quiet"``: the handler's next read times out). A script says
+            this with its own steps.
         chunking: How inbound bytes split across reads: ``None`` (as given),
             ``"bytewise"``, an ``int`` size, ``"random"`` or a
             :class:`~netserve_testing.Chunking`.
@@ -261,6 +275,8 @@ def run_handler(
     handler, error = _construct(handler_class, sock, client_address, server)
     if sock._blocked is not None:
         error = _blocked_error(sock._blocked, error)
+    if server.__class__ is FakeServer and server.missing:
+        _report_missing(sock, server.missing)
     closed_by = "handler" if sock.write_shut else "server"
     # TCPServer.shutdown_request(): shut down writing (errors ignored), then close.
     try:  # noqa: SIM105 - a plain try is cheaper than suppress(), and runs every time

@@ -66,6 +66,13 @@ class FakeServer:
         self.RequestHandlerClass = RequestHandlerClass
         self.calls: List[Tuple[str, Tuple[Any, ...]]] = []
         """Server methods the handler called, as ``(name, args)``, in order."""
+        self.missing: List[str] = []
+        """Attributes the handler asked for that were never given, in order.
+
+        ``run_handler`` shows them in the transcript: a handler that swallows the
+        ``AttributeError`` (as ``xmlrpc.server``'s ``do_POST`` does, answering 500)
+        still leaves the reason in sight.
+        """
         for name, value in attributes.items():
             setattr(self, name, value)
 
@@ -73,6 +80,9 @@ class FakeServer:
         # Only reached for attributes that were never set: say how to set them.
         if name.startswith("__"):
             raise AttributeError(name)
+        missing = self.__dict__.get("missing")
+        if missing is not None and name not in missing:
+            missing.append(name)
         raise AttributeError(
             f"FakeServer has no attribute {name!r}; give it with FakeServer({name}=...) "
             f"or run_handler(..., server=FakeServer({name}=...))"
@@ -147,6 +157,9 @@ def prepare_server(server: Any, handler_class: Any, family: Optional[int]) -> Tu
     else:
         if getattr(server, "RequestHandlerClass", None) is None:
             server.RequestHandlerClass = handler_class
+        if isinstance(server, FakeServer):
+            family = server.address_family if family is None else family
+            return server, int(family)
         _close_unbound_socket(server)
         if family is None:
             family = int(getattr(server, "address_family", socket.AF_INET))

@@ -108,8 +108,10 @@ class FakeStreamSocket(StreamConnection, FakeSocketBase):
             :class:`~netserve_testing.Script` played in lockstep.
         then: What the peer does after ``inbound``: ``"quiet"`` (stays
             connected, sends nothing: reads would block), ``"eof"`` or
-            ``"reset"`` (once the data is read, the next read or write raises
-            ``ConnectionResetError``). Ignored for a script.
+            ``"reset"`` (see :meth:`FakePeer.reset
+            <netserve_testing.FakePeer.reset>`: on TCP the data is still read,
+            then ``ConnectionResetError``, and writes fail at once; on
+            ``AF_UNIX`` it is a close). Ignored for a script.
         chunking: How inbound bytes split across reads (see
             :class:`~netserve_testing.Chunking`).
         seed: Seed for ``chunking="random"``.
@@ -168,7 +170,7 @@ class FakeStreamSocket(StreamConnection, FakeSocketBase):
                 self._header = f"chunking: {self.chunking.describe()}"
                 if transcript is not None:
                     transcript.add_header(self._header)
-        # Inbound: chunks not yet read; then the peer's end: None (open), "eof" or "reset".
+        # Inbound: chunks not yet read (the ends and errors: see StreamConnection).
         self._chunks: Deque[bytes] = deque()
         # Outbound: everything accepted by send()/sendall(), per call too.
         self._out = bytearray()

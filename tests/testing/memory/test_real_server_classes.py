@@ -94,6 +94,8 @@ def test_run_handler_SimpleXMLRPCServer_without_server_fails_loudly() -> None:
     ) + body
     result = run_handler(SimpleXMLRPCRequestHandler, request, server=server)
     assert result.sent.startswith(b"HTTP/1.0 500")
+    assert "_marshaled_dispatch" in server.missing
+    assert "handler asked its FakeServer for '_marshaled_dispatch'" in result.transcript.format()
 
 
 def _hello_app(environ: Dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
