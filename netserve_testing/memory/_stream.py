@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import io
+import locale
 import socket
 import struct
 import weakref
@@ -499,8 +500,14 @@ class FakeStreamSocket(StreamConnection, FakeSocketBase):
             buffer = io.BufferedWriter(raw, buffering)
         if binary:
             return buffer
-        if encoding is None and hasattr(io, "text_encoding"):
-            encoding = io.text_encoding(encoding)
+        if encoding is None:
+            # What a real socket ends with (its descriptor is no terminal); said here,
+            # because Python < 3.10 would ask fileno() for a device encoding first.
+            encoding = (
+                io.text_encoding(None)
+                if hasattr(io, "text_encoding")
+                else locale.getpreferredencoding(False)
+            )
         text = io.TextIOWrapper(buffer, encoding, errors, newline)
         text.mode = mode  # type: ignore[misc]
         return text
