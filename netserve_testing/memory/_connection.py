@@ -26,7 +26,7 @@ import socket
 from typing import Callable, Deque, List, Optional, Sequence, Tuple, Union
 
 from ._chunks import _EXACT, Chunking
-from ._socket_base import LOG_EVENT, LOG_IN, _WriteThrough, os_error
+from ._socket_base import LOG_EVENT, LOG_IN, Address, _WriteThrough, os_error
 
 __all__ = ["StreamConnection"]
 
@@ -53,7 +53,7 @@ class StreamConnection:
     _chunks: Deque[bytes]
     _out: bytearray
     _log: Union[List[Tuple[int, object]], _WriteThrough]
-    _peername: object
+    _peername: Address
     chunking: Chunking
     _split: Callable[[Sequence[bytes]], List[bytes]]
     shutdowns: List[int]
@@ -118,7 +118,7 @@ class StreamConnection:
         code, self._err = self._err, 0
         return code
 
-    def getpeername(self) -> object:
+    def getpeername(self) -> Address:
         """Return the peer's address; on TCP, ``ENOTCONN`` once the connection is closed.
 
         A TCP connection is closed by a reset either way, or by FIN both ways.
