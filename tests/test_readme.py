@@ -31,6 +31,7 @@ class UDPUpper(socketserver.BaseRequestHandler):
         data, sock = self.request
         sock.sendto(data.upper(), self.client_address)
 """,
+    "## Faults on real connections: `FaultProxy`": "",
     "## Examples": f"""
 import sys
 sys.path.insert(0, {str(ROOT / "examples")!r})
