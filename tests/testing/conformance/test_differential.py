@@ -194,7 +194,7 @@ def _families() -> Iterator[Any]:
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 @given(ops=st.lists(OPS, min_size=1, max_size=16))
-def test_fake_matches_the_kernel_step_by_step(family: int, ops: List[Op]) -> None:
+def test_FakeStreamSocket_matches_the_kernel_step_by_step(family: int, ops: List[Op]) -> None:
     _play(family, ops)
 
 
@@ -211,7 +211,7 @@ def test_fake_matches_the_kernel_step_by_step(family: int, ops: List[Op]) -> Non
         (socket.AF_INET, [("peer_send", b"a"), ("peer_send", b"b"), ("recv", 4, 0)]),
     ],
 )
-def test_fake_matches_the_kernel_on_known_sequences(family: int, ops: List[Op]) -> None:
+def test_FakeStreamSocket_matches_the_kernel_on_known_sequences(family: int, ops: List[Op]) -> None:
     _play(family, ops)
 
 
