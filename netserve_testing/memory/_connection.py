@@ -44,8 +44,8 @@ class StreamConnection:
 
     Invariants: ``_err``/``_peer_err`` hold at most one pending errno per end, taken
     (and cleared) by whoever reports it; ``_down`` is the TCP ``CLOSE`` state or, on a
-    Unix socket, a peer whose socket is closed; ``_fin_in``/``_fin_out`` are the
-    ends of each direction (on Unix ``_fin_in`` is also set by the peer's close).
+    Unix socket, a peer whose socket is closed; ``_fin_in`` is the end of the peer's
+    direction (on Unix also set by the peer's close), :meth:`_fin_out` of ours.
     """
 
     # Declared for the type checker; FakeStreamSocket and FakeSocketBase set them.
@@ -61,20 +61,22 @@ class StreamConnection:
     # Per-connection state, as class defaults (assigning them all per run costs more
     # than a short exchange); assignment shadows them per instance.
     _tcp = True  # the family's rules: Linux TCP (AF_INET, AF_INET6) or Unix stream
-    _end: Optional[str] = None  # what the peer did: None, "eof" (FIN) or "reset"
-    _fin_in = False  # the peer's direction ended: reads at an empty queue return b""
-    _fin_out = False  # this socket's FIN went out (shutdown SHUT_WR, or a clean close)
+    _fin_in = False  # the peer's direction ended (its FIN; on Unix its close too)
     _down = False  # TCP: the connection is CLOSED; Unix: the peer's socket is closed
     _err = 0  # this socket's pending error (SO_ERROR)
     _shut_rd = False
     _shut_wr = False
     _peer_err = 0  # the peer's pending error
-    _peer_shut_wr = False  # the peer shut down its sending side (or closed)
     _peer_closed = False  # the peer's socket is closed (after reset()): its calls fail EBADF
     _peer_read = 0  # how much of the output the peer has read
     _rst_sent = False  # this socket's close sent a reset (it left inbound bytes unread)
 
     # -- this socket's side -------------------------------------------------------------
+    def _fin_out(self) -> bool:
+        # Whether our direction ended for the peer: shutdown(SHUT_WR), or a close (on
+        # TCP one that sent a FIN, not a reset).
+        return self._shut_wr or (self._fd < 0 and not (self._rst_sent and self._tcp))
+
     def _take_error(self) -> OSError:
         code, self._err = self._err, 0
         return os_error(code)
@@ -147,38 +149,38 @@ class StreamConnection:
             self._shut_rd = True
         if how != _SHUT_RD and not self._shut_wr:
             self._shut_wr = True
-            self._fin_out = True
             self._log.append((LOG_EVENT, _SHUT_WR_EVENTS[how]))
-            if self._tcp and self._peer_shut_wr:
+            if self._fin_in and self._tcp:
                 self._down = True  # FIN both ways
 
     def _real_close(self) -> None:
         if self._fd < 0:
             return
         self._fd = -1
+        if self._chunks and not self._peer_closed and not (self._tcp and self._down):
+            self._reset_on_close()
+            return
+        self._log.append((LOG_EVENT, "handler's socket closed"))
+        if self._fin_in and self._tcp:
+            self._down = True  # our FIN went out now, if not before: FIN both ways
+
+    def _reset_on_close(self) -> None:
+        # Linux resets a connection closed with unread inbound data (TCP and Unix).
+        self._rst_sent = True
         unread = sum(map(len, self._chunks))
-        if unread and not self._peer_closed and not (self._tcp and self._down):
-            # Linux resets a connection closed with unread inbound data (TCP and Unix).
-            self._rst_sent = True
-            self._log.append(
-                (
-                    LOG_EVENT,
-                    f"handler's socket closed with {unread} unread bytes: "
-                    f"the client gets a reset (ECONNRESET) after the data sent before it",
-                )
+        self._log.append(
+            (
+                LOG_EVENT,
+                f"handler's socket closed with {unread} unread bytes: "
+                f"the client gets a reset (ECONNRESET) after the data sent before it",
             )
-            if self._tcp:
-                # A peer that read our FIN and did not send its own was in CLOSE_WAIT.
-                self._peer_err = _EPIPE if self._fin_out else _ECONNRESET
-                self._down = True
-                return
-            self._peer_err = _ECONNRESET
+        )
+        if self._tcp:
+            # A peer that read our FIN and did not send its own was in CLOSE_WAIT.
+            self._peer_err = _EPIPE if self._shut_wr else _ECONNRESET
+            self._down = True
         else:
-            self._log.append((LOG_EVENT, "handler's socket closed"))
-        if not self._fin_out:
-            self._fin_out = True
-            if self._tcp and self._peer_shut_wr:
-                self._down = True
+            self._peer_err = _ECONNRESET
 
     # -- the peer's side (FakePeer and the lockstep player call these) -------------------
     def _deliver(self, chunks: List[bytes]) -> None:
@@ -199,14 +201,14 @@ class StreamConnection:
         # The peer's send(): the kernel rules of the family, then delivery.
         self._peer_check_open()
         if not self._tcp:
-            if self._peer_shut_wr or self._fd < 0 or self._shut_rd:
+            if self._fin_in or self._fd < 0 or self._shut_rd:
                 raise os_error(_EPIPE)
             self._deliver([data])
             return
         if self._peer_err:
             code, self._peer_err = self._peer_err, 0
             raise os_error(code)
-        if self._peer_shut_wr or self._down:
+        if self._fin_in or self._down:
             raise os_error(_EPIPE)
         if self._fd < 0 or (self._shut_rd and self._shut_wr):
             # Data for a closed socket, or after SHUT_RDWR: dropped, and answered with an
@@ -235,29 +237,27 @@ class StreamConnection:
         if data or not bufsize:
             self._peer_read = start + len(data)
             return bytes(data)
-        if self._tcp and self._fin_out:
+        if self._tcp and self._fin_out():
             return b""  # TCP: our FIN comes before a later reset
         if self._peer_err:
             code, self._peer_err = self._peer_err, 0
             raise os_error(code)
-        if self._fin_out or (self._tcp and self._down):
+        if self._fin_out() or (self._tcp and self._down):
             return b""
         raise os_error(errno.EAGAIN)
 
     def _peer_close(self) -> None:
         # The peer's shutdown(SHUT_WR): after the queued data, reads return b"".
-        self._peer_check_open()
-        if self._tcp and self._down:
-            raise os_error(_ENOTCONN)
-        if self._peer_shut_wr:
+        if self._peer_closed or self._down:
+            self._peer_check_open()
+            if self._tcp:
+                raise os_error(_ENOTCONN)
+        if self._fin_in:
             return
-        self._peer_shut_wr = True
         self._fin_in = True
-        if self._end is None:
-            self._end = "eof"
         self._log.append((LOG_EVENT, "client closed its sending side (EOF)"))
-        if self._tcp and self._fin_out:
-            self._down = True  # FIN both ways
+        if (self._shut_wr or (self._fd < 0 and not self._rst_sent)) and self._tcp:
+            self._down = True  # FIN both ways (our FIN: see _fin_out())
 
     def _peer_reset(self, read: int = 0) -> None:
         # The peer aborts: TCP sends an RST; a Unix peer just closes, and only data it
@@ -265,14 +265,13 @@ class StreamConnection:
         if self._peer_closed:
             return
         self._peer_closed = True
-        self._end = "reset"
         self._peer_read = max(self._peer_read, read)
         self._log.append((LOG_EVENT, "client reset the connection"))
         if self._fd < 0:
             return
         if self._tcp:
             if not self._down:
-                self._err = _EPIPE if self._fin_in and not self._fin_out else _ECONNRESET
+                self._err = _EPIPE if self._fin_in and not self._fin_out() else _ECONNRESET
                 self._down = True
             return
         if len(self._out) > self._peer_read:

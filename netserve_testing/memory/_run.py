@@ -167,7 +167,7 @@ class HandlerRun(Generic[H]):
         (it did not see it); :attr:`error` holds the ``ConnectionResetError``
         when the handler saw it and let it escape.
         """
-        return self.socket._end == "reset"
+        return self.socket._peer_closed
 
     @property
     def reset_sent(self) -> bool:
@@ -275,8 +275,8 @@ def run_handler(
     handler, error = _construct(handler_class, sock, client_address, server)
     if sock._blocked is not None:
         error = _blocked_error(sock._blocked, error)
-    if server.__class__ is FakeServer and server.missing:
-        _report_missing(sock, server.missing)
+    if server.__class__ is FakeServer and server._missing:
+        _report_missing(sock, server._missing)
     closed_by = "handler" if sock.write_shut else "server"
     # TCPServer.shutdown_request(): shut down writing (errors ignored), then close.
     try:  # noqa: SIM105 - a plain try is cheaper than suppress(), and runs every time

@@ -66,13 +66,6 @@ class FakeServer:
         self.RequestHandlerClass = RequestHandlerClass
         self.calls: List[Tuple[str, Tuple[Any, ...]]] = []
         """Server methods the handler called, as ``(name, args)``, in order."""
-        self.missing: List[str] = []
-        """Attributes the handler asked for that were never given, in order.
-
-        ``run_handler`` shows them in the transcript: a handler that swallows the
-        ``AttributeError`` (as ``xmlrpc.server``'s ``do_POST`` does, answering 500)
-        still leaves the reason in sight.
-        """
         for name, value in attributes.items():
             setattr(self, name, value)
 
@@ -80,13 +73,26 @@ class FakeServer:
         # Only reached for attributes that were never set: say how to set them.
         if name.startswith("__"):
             raise AttributeError(name)
-        missing = self.__dict__.get("missing")
-        if missing is not None and name not in missing:
+        missing = self.__dict__.setdefault("_missing", [])
+        if name not in missing:
             missing.append(name)
         raise AttributeError(
             f"FakeServer has no attribute {name!r}; give it with FakeServer({name}=...) "
             f"or run_handler(..., server=FakeServer({name}=...))"
         )
+
+    # Attributes asked for and never given (created on the first such request).
+    _missing: Optional[List[str]] = None
+
+    @property
+    def missing(self) -> List[str]:
+        """Attributes the handler asked for that were never given, in order.
+
+        ``run_handler`` shows them in the transcript: a handler that swallows the
+        ``AttributeError`` (as ``xmlrpc.server``'s ``do_POST`` does, answering 500)
+        still leaves the reason in sight.
+        """
+        return list(self._missing or ())
 
     @property
     def shutdown_requested(self) -> bool:

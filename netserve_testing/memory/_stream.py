@@ -31,6 +31,7 @@ from ._lockstep import ScriptPlayer
 from ._peer import FakePeer
 from ._socket_base import (
     IDLE_READ_LIMIT,
+    LOG_EVENT,
     LOG_IN,
     LOG_OUT,
     MSG_DONTWAIT,
@@ -198,7 +199,9 @@ class FakeStreamSocket(StreamConnection, FakeSocketBase):
                     raise TypeError(f"inbound chunks must be bytes, not {chunk!r}")
             self._deliver([bytes(chunk) for chunk in chunks])
         if then == "eof":
-            self._peer_close()
+            # _peer_close() on a fresh connection, spelled out: every run comes here.
+            self._fin_in = True
+            self._log.append((LOG_EVENT, "client closed its sending side (EOF)"))
         elif then == "reset":
             self._peer_reset()
 
