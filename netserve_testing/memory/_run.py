@@ -436,7 +436,10 @@ def run_datagram_handler(
         family=family,
         sockname=getattr(server, "server_address", None),
     )
-    if not hasattr(server, "socket"):
+    if server.__class__ is FakeServer:
+        if "socket" not in server.__dict__:  # no hasattr(): it would count as asked for
+            server.socket = sock
+    elif not hasattr(server, "socket"):
         server.socket = sock
     size = max_packet_size if max_packet_size is not None else server.max_packet_size
     if isinstance(data, Script):
@@ -446,7 +449,8 @@ def run_datagram_handler(
     # UDPServer.get_request(): recvfrom(max_packet_size), then ((data, socket), address).
     packet, address = sock.recvfrom(size)
     handler, error = _construct(handler_class, (packet, sock), address, server)
-    error = _blocked_error(sock._blocked, error)
+    if sock._blocked is not None:
+        error = _blocked_error(sock._blocked, error)
     if error is not None and (raise_errors or not isinstance(error, Exception)):
         _attach_transcript(error, sock.transcript)
         raise error
