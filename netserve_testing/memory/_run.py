@@ -437,8 +437,8 @@ def run_datagram_handler(
         sockname=getattr(server, "server_address", None),
     )
     if server.__class__ is FakeServer:
-        if "socket" not in server.__dict__:  # no hasattr(): it would count as asked for
-            server.socket = sock
+        # Not hasattr(): on a FakeServer it would count as asked for, and cost a raise.
+        server.__dict__.setdefault("socket", sock)
     elif not hasattr(server, "socket"):
         server.socket = sock
     size = max_packet_size if max_packet_size is not None else server.max_packet_size
