@@ -163,7 +163,7 @@ class ScriptPlayer:
                 sock._peer_close()
             elif kind == RESET:
                 self._client_done = True
-                sock._peer_reset()
+                sock._peer_reset(read=self._consumed)  # what the client read
             else:
                 self._quiet = True
                 sock._peer_go_quiet()

@@ -43,7 +43,9 @@ NOT_REEXPORTED: Dict[str, str] = {
     "live._proxy_loop.Loop": "the fault proxy's thread",
     "live._proxy_loop.tracked_accept": "the fault proxy's fork-safe sockets",
     "live._proxy_loop.tracked_socket": "the fault proxy's fork-safe sockets",
+    "memory._connection.StreamConnection": "base class of FakeStreamSocket (ends, resets)",
     "memory._lockstep.ScriptPlayer": "how run_handler plays a Script",
+    "memory._server.prepare_server": "how run_handler readies a real server= class",
     "_payloads.UNICODE_EDGE_CASES": "reached through unicode_edge_case()",
     "_payloads.derive_seed": "how the netserve_faker fixture seeds each test",
     "live._recorder.Recorder": "the harness's request and error log",
@@ -165,14 +167,23 @@ def test_listed_private_name_still_exists(key: str) -> None:
 
 
 def test_exceptions_share_one_base_class() -> None:
+    # One root for everything the kit raises. Ordinary errors are Exceptions under
+    # NetserveTestingError; HandlerWouldBlock is the one deliberate BaseException (a
+    # handler's `except Exception:` must not swallow it), and it is listed by name here.
+    root = netserve_testing.NetserveTestingBaseException
     exceptions = [
         value
         for value in map(vars(netserve_testing).get, netserve_testing.__all__)
         if inspect.isclass(value) and issubclass(value, BaseException)
     ]
     assert netserve_testing.NetserveTestingError in exceptions
+    assert [e.__name__ for e in exceptions if not issubclass(e, root)] == []
+    not_exceptions = [e.__name__ for e in exceptions if not issubclass(e, Exception)]
+    assert sorted(not_exceptions) == ["HandlerWouldBlock", "NetserveTestingBaseException"]
     strays = [
-        e.__name__ for e in exceptions if not issubclass(e, netserve_testing.NetserveTestingError)
+        e.__name__
+        for e in exceptions
+        if issubclass(e, Exception) and not issubclass(e, netserve_testing.NetserveTestingError)
     ]
     assert strays == []
 
