@@ -8,6 +8,8 @@ other wings: whoever plays a script (a fake socket, a real client) imports it.
 from __future__ import annotations
 
 from ._failure import ExpectationFailed
+from ._http import ParsedResponse
+from ._http_steps import ExpectResponse, SendRequest
 from ._script import Script, register_handler_runner
 from ._steps import (
     Close,
@@ -25,6 +27,7 @@ from ._steps import (
     Step,
 )
 from ._transcript import Transcript, TranscriptEntry
+from ._until import ExpectUntil
 
 __all__ = [
     "Close",
@@ -32,15 +35,19 @@ __all__ = [
     "ExpectClosed",
     "ExpectLine",
     "ExpectRegex",
+    "ExpectResponse",
+    "ExpectUntil",
     "Expectation",
     "ExpectationFailed",
     "GoQuiet",
     "Matched",
     "Mismatch",
+    "ParsedResponse",
     "Reset",
     "Script",
     "ScriptClient",
     "Send",
+    "SendRequest",
     "Step",
     "Transcript",
     "TranscriptEntry",

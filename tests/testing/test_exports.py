@@ -47,6 +47,18 @@ NOT_REEXPORTED: Dict[str, str] = {
     "memory._socket_base.default_address": "the fakes' default addresses",
     "memory._socket_base.os_error": "the fakes' OSError factory",
     "script._script.register_handler_runner": "how the memory wing plays Script.run(Handler)",
+    "live._stream_verbs.StreamProtocolVerbs": "mix-in of StreamClient (its protocol verbs)",
+    "script._http.HeadersLike": "type alias of the headers= of send_request()",
+    "script._http.build_request": "the bytes of send_request()",
+    "script._http.parse_response": "how ExpectResponse reads a response",
+    "script._http_steps.BodyMatcher": "type alias of the body= of expect_response()",
+    "script._http_steps.HeaderMatcher": "type alias of the headers= of expect_response()",
+    "script._http_steps.NO_JSON": "the default of json=: not given",
+    "script._steps.NEWLINES": "spelled out in the newline= docs",
+    "script._steps.check_newline": "checks the newline= arguments",
+    "script._until.DEFAULT_MAX_SIZE": "the default of max_size=",
+    "script._until.as_delimiter": "checks the delimiter= arguments",
+    "script._until.shorten": "shortens bytes in failure messages",
 }
 
 #: The plugin's fixtures, as ``pytest --fixtures`` lists them.
