@@ -31,6 +31,7 @@ class UDPUpper(socketserver.BaseRequestHandler):
         data, sock = self.request
         sock.sendto(data.upper(), self.client_address)
 """,
+    "## Scripts that speak protocols: line endings, read-until, HTTP": "",
     "## Examples": f"""
 import sys
 sys.path.insert(0, {str(ROOT / "examples")!r})

@@ -308,7 +308,10 @@ class StreamClient(_Client, StreamProtocolVerbs):
                 return outcome.value
             if isinstance(outcome, Mismatch):
                 self.transcript.mismatch(outcome.expected, outcome.received)
-                raise self._fail(f"expected {outcome.expected}, received {outcome.received}")
+                expected, received = outcome.expected, outcome.received
+                if "\n" in received:  # a parsed response: one under the other
+                    raise self._fail(f"expected: {expected}\nreceived: {received}")
+                raise self._fail(f"expected {expected}, received {received}")
             self._fill(deadline, what)
 
     def expect(self, data: bytes) -> bytes:

@@ -194,6 +194,9 @@ class _Feed:
     def close(self) -> None:
         pass  # http.client closes its file when the body is read; the position stays.
 
+    def flush(self) -> None:
+        pass  # http.client flushes its file when it closes
+
 
 class _Connection:
     # What http.client.HTTPResponse takes: something with makefile("rb").
@@ -266,6 +269,8 @@ def parse_response(
         if isinstance(exc, http.client.IncompleteRead):
             return "malformed chunked body: a chunk size line is not hexadecimal"
         return f"malformed response: {exc!r}"
+    finally:
+        response.close()
     version = "HTTP/1.0" if response.version == 10 else "HTTP/1.1"
     parsed = ParsedResponse(
         version, response.status, response.reason, tuple(response.getheaders()), body

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import socket
 import socketserver
-from typing import Iterator, List, Tuple
+from typing import ClassVar, Iterator, List, Tuple
 
 import pytest
 
@@ -143,7 +143,7 @@ def test_ExpectUntil_fails_at_max_size() -> None:
 class Writer(socketserver.BaseRequestHandler):
     """Sends REPLY in the pieces it is given (one send() each)."""
 
-    pieces: List[bytes] = []
+    pieces: ClassVar[List[bytes]] = []
 
     def handle(self) -> None:
         self.request.recv(100)
@@ -160,9 +160,7 @@ def test_expect_until_in_memory_on_every_split_of_the_reply(parts: int) -> None:
 
 
 def test_expect_until_in_memory_on_every_inbound_chunking() -> None:
-    script = (
-        Script(newline="\r\n").send_line("get k").expect_until("END\r\n").send_line("quit")
-    )
+    script = Script(newline="\r\n").send_line("get k").expect_until("END\r\n").send_line("quit")
     for chunking in (None, "bytewise", 3, "random"):
         seed = 7 if chunking == "random" else None
         run = run_handler(Memcached, script, chunking=chunking, seed=seed)
