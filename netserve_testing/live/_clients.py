@@ -537,6 +537,12 @@ class DatagramClient(_Client):
         self.transcript.event("client goes quiet")
         return self
 
+    def pause(self, seconds: float) -> DatagramClient:
+        """Send nothing for ``seconds``; datagrams that come meanwhile wait for ``recv``."""
+        self.transcript.event(f"client pauses {seconds:g} s")
+        threading.Event().wait(seconds)  # a pause is the user's wait, not a synchronisation
+        return self
+
 
 class UDPClient(DatagramClient):
     """A scripted client of a UDP server at ``address`` (IPv4 or IPv6).

@@ -15,15 +15,20 @@ import), so a ``Script`` never imports the worlds that play it.
 
 from __future__ import annotations
 
+import os
 import re
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from ._failure import ExpectationFailed
+from ._golden_format import dump_steps, parse_steps
 from ._http import HeadersLike, build_request
 from ._http_steps import NO_JSON, BodyMatcher, ExpectResponse, SendRequest
+from ._pause import Pause
+from ._recording import VOLATILE_HEADERS, Redactor, steps_from_transcript
 from ._steps import (
     CLOSE,
     EXPECT,
+    PAUSE,
     QUIET,
     RESET,
     SEND,
@@ -160,6 +165,8 @@ class Script:
                 kind = RESET
             elif isinstance(step, GoQuiet):
                 kind = QUIET
+            elif isinstance(step, Pause):
+                kind = PAUSE
             else:
                 raise TypeError(f"script step {number} is not a known step: {step!r}")
             compiled.append((kind, step))
@@ -327,6 +334,134 @@ class Script:
     def go_quiet(self) -> Script:
         """Stop sending without closing: the handler's next read times out."""
         return self._add(GoQuiet())
+
+    def pause(self, seconds: float) -> Script:
+        """Send nothing for ``seconds``: real time on a real connection, none in memory.
+
+        In memory a handler read with a shorter timeout times out (the fake
+        clock moves on by that timeout), so an idle-timeout script runs at once.
+
+        Example:
+            >>> Script().send_line("hi").pause(2.5).steps[1]
+            Pause(seconds=2.5)
+        """
+        return self._add(Pause(seconds))
+
+    # -- recordings and golden files ------------------------------------------------------
+
+    @classmethod
+    def from_transcript(
+        cls,
+        source: Union[Transcript, Iterable[Any]],
+        *,
+        redact: Optional[Redactor] = None,
+        http: Optional[bool] = None,
+        ignore_headers: Sequence[str] = VOLATILE_HEADERS,
+    ) -> Script:
+        """Return the script of a recorded conversation, to replay it.
+
+        ``source`` is a transcript of a kit client (``client.transcript``) or of
+        an in-memory run (``run.transcript``), or recorded chunks such as a
+        proxy's: ``(direction, data)`` pairs (or objects with ``.direction``
+        and ``.data``), ``direction`` being ``"to_server"`` or ``"to_client"``
+        and empty ``data`` meaning that side closed. What the client sent
+        becomes ``send`` steps, what it received ``expect`` steps (HTTP replies:
+        ``expect_response`` steps without the headers that change from run to
+        run), and the closes, resets and pauses their steps.
+
+        Args:
+            source: The recording.
+            redact: Called with each run of bytes of one direction; returns them
+                with secrets replaced.
+            http: Read replies as HTTP responses (default: when the client's
+                first bytes are an HTTP/1.x request line).
+            ignore_headers: Response headers a replay does not check.
+
+        Example:
+            >>> import socketserver
+            >>> class Upper(socketserver.StreamRequestHandler):
+            ...     def handle(self):
+            ...         self.wfile.write(self.rfile.readline().upper())
+            >>> run = Script().send_line("hi").expect_line("HI").run(Upper)
+            >>> Script.from_transcript(run.transcript)
+            Script([send b'hi\\n', expect b'HI\\n', expect the connection to close])
+        """
+        steps = steps_from_transcript(
+            source, redact=redact, http=http, ignore_headers=ignore_headers
+        )
+        return cls(steps)
+
+    def dumps(self) -> str:
+        """Return the script as golden-file text: one step per line (see :meth:`save`).
+
+        Raises:
+            ValueError: A step has no text form (a predicate or a regex matcher).
+
+        Example:
+            >>> print(Script(newline="\\r\\n").send_line("QUIT").expect_line("221 bye").dumps())
+            # netserve script 1
+            send "QUIT\\r\\n"
+            expect_line "221 bye" newline="\\r\\n"
+            <BLANKLINE>
+        """
+        return dump_steps(self.steps)
+
+    @classmethod
+    def loads(cls, text: str, *, name: str = "<script>") -> Script:
+        """Read a script from golden-file text; ``name`` is shown in failures (``name:line``).
+
+        Raises:
+            ScriptFormatError: A line is not a step.
+
+        Example:
+            >>> script = Script.loads('send "hi\\\\n"\\nexpect_line "HI"\\n', name="hi.script")
+            >>> script.steps[1], script.origin(2)
+            (ExpectLine(text='HI', encoding='utf-8', newline=None), 'hi.script:2')
+        """
+        steps, origins = parse_steps(text, name)
+        script = cls(steps)
+        script._origins = origins
+        return script
+
+    def save(self, path: Union[str, os.PathLike[str]]) -> None:
+        """Write the script to ``path`` as a golden file, creating its folder.
+
+        The format is text that diffs well in review: one step per line,
+        bytes between double quotes with ``\\r``, ``\\n``, ``\\"`` and
+        ``\\xNN`` escapes, a ``send`` or ``expect`` of several lines written
+        as one line each. See the README's "Recordings" section.
+
+        Raises:
+            ValueError: A step has no text form (a predicate or a regex matcher).
+
+        Example:
+            >>> import os, tempfile
+            >>> path = os.path.join(tempfile.mkdtemp(), "hi.script")
+            >>> Script().send(b"hi\\n").expect_line("HI").save(path)
+            >>> Script.load(path).steps == Script().send(b"hi\\n").expect_line("HI").steps
+            True
+            >>> os.remove(path); os.rmdir(os.path.dirname(path))
+        """
+        text = self.dumps()
+        folder = os.path.dirname(os.fspath(path))
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+        with open(path, "w", encoding="utf-8", newline="\n") as file:
+            file.write(text)
+
+    @classmethod
+    def load(cls, path: Union[str, os.PathLike[str]]) -> Script:
+        """Read a golden file written by :meth:`save`; failures name its ``file:line``.
+
+        Raises:
+            OSError: The file cannot be read.
+            ScriptFormatError: A line is not a step.
+
+        Example:
+            >>> script = Script.load("tests/golden/hello.script")  # doctest: +SKIP
+        """
+        with open(path, encoding="utf-8") as file:
+            return cls.loads(file.read(), name=os.fspath(path))
 
     def play(self, client: ScriptClient) -> List[Any]:
         """Perform every step, in order, with a connected scripted ``client``.

@@ -59,10 +59,19 @@ NOT_REEXPORTED: Dict[str, str] = {
     "script._until.DEFAULT_MAX_SIZE": "the default of max_size=",
     "script._until.as_delimiter": "checks the delimiter= arguments",
     "script._until.shorten": "shortens bytes in failure messages",
+    "script._golden.RECORD_MODES": "spelled out in the --netserve-record help",
+    "script._golden_format.HEADER": "the first line of a saved script",
+    "script._golden_format.dump_steps": "Script.dumps()",
+    "script._golden_format.parse_steps": "Script.loads()",
+    "script._golden_format.quote": "how saved scripts write bytes",
+    "script._golden_format.unquote": "how saved scripts read bytes",
+    "script._recording.Redactor": "type alias of the redact= arguments",
+    "script._recording.VOLATILE_HEADERS": "the default of ignore_headers=",
+    "script._recording.steps_from_transcript": "Script.from_transcript()",
 }
 
 #: The plugin's fixtures, as ``pytest --fixtures`` lists them.
-FIXTURES = ["netserve", "server_kind", "netserve_faker"]
+FIXTURES = ["netserve", "server_kind", "netserve_faker", "netserve_redact", "netserve_golden"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
