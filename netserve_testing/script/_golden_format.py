@@ -202,7 +202,7 @@ def dump_steps(steps: Tuple[Step, ...]) -> str:
             )
         elif isinstance(step, ExpectRegex):
             line = f"expect_regex {quote(step.pattern)}"
-            line += f" flags={step.flags}" if step.flags else ""
+            line += f" flags={int(step.flags)}" if step.flags else ""
             lines.append(
                 line + (f" newline={quote(step.newline.encode())}" if step.newline else "")
             )

@@ -190,12 +190,15 @@ def steps_from_transcript(
 
 
 def _without_trailing_client_steps(steps: List[Step]) -> List[Step]:
-    # A send after the client closed cannot be replayed; the recording keeps it out.
+    # A send after the client closed cannot be replayed, nor anything after a reset
+    # (the client's socket is gone): the recording keeps them out.
     out: List[Step] = []
     closed = False
     for step in steps:
         if isinstance(step, Send) and closed:
             continue
-        closed = closed or isinstance(step, (Close, Reset))
         out.append(step)
+        if isinstance(step, Reset):
+            break
+        closed = closed or isinstance(step, Close)
     return out
