@@ -193,6 +193,10 @@ class ScriptPlayer:
         timeout = sock.gettimeout()
         if can_time_out and timeout is not None and timeout < left:
             self._pause_left = left - timeout
+            if timeout > 0:
+                # Each timed-out read moves the clock on, so the pause ends: these reads
+                # are no idle loop (a non-blocking poll, timeout 0, still counts).
+                sock._idle_reads = 0
             return True
         self._pause_left = None
         self._index += 1

@@ -122,3 +122,27 @@ def test_pause_between_datagrams(netserve) -> None:
     script = Script().send(b"a").pause(0.01).expect(b"A").send(b"b").expect(b"B")
     assert run_datagram_handler(DatagramUpper, script).values == [b"A", b"B"]
     script.run(netserve.serve(DatagramUpper, "udp-threading"))
+
+
+class Poller(socketserver.BaseRequestHandler):
+    """Polls with a 1 s timeout (to check a stop flag, say) until a line comes."""
+
+    def handle(self) -> None:
+        self.request.settimeout(1)
+        while True:
+            try:
+                data = self.request.recv(100)
+                break
+            except socket.timeout:
+                continue
+        self.request.sendall(data.upper())
+
+
+def test_a_long_pause_is_no_idle_loop_for_a_polling_handler() -> None:
+    run = run_handler(Poller, Script().pause(5000).send(b"go").expect(b"GO"))
+    assert run.socket.timeouts == 4999
+
+
+def test_a_pause_is_recorded() -> None:
+    run = run_handler(Poller, Script().pause(0.5).send(b"go").expect(b"GO"))
+    assert Script.from_transcript(run.transcript).steps[0] == Pause(0.5)
