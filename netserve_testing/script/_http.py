@@ -244,6 +244,8 @@ def parse_response(
     if not b"HTTP/".startswith(start) and not start.startswith(b"HTTP/"):
         line = buffer[: buffer.find(b"\n") + 1 or 80]
         return f"the status line does not start with 'HTTP/': {line!r}"
+    if not eof and b"\n\r\n" not in buffer and b"\n\n" not in buffer:
+        return None  # no blank line yet: the head is not complete (the common case)
     feed = _Feed(buffer, eof)
     response = http.client.HTTPResponse(_Connection(feed), method=method)  # type: ignore[arg-type]
     try:

@@ -8,10 +8,10 @@ The sources:
   connection events the kit writes (the client closed, reset, went quiet or
   paused; the server closed) become their steps;
 * any other iterable of recorded chunks, such as a proxy's transcript: each
-  item is a ``(direction, data)`` pair or has ``.direction`` and ``.data``
-  attributes; ``direction`` is ``"to_server"`` or ``"to_client"`` and empty
-  ``data`` means that side closed. Items of other directions (fault events,
-  timestamps alone) are skipped.
+  item is a ``(direction, data)`` pair, a ``(time, direction, data)`` triple,
+  or has ``.direction`` and ``.data`` attributes; ``direction`` is
+  ``"to_server"`` or ``"to_client"`` and empty ``data`` means that side
+  closed. Items of other directions (fault events, timestamps alone) are skipped.
 
 Consecutive chunks of one direction are joined: how the bytes were cut on the
 way is the network's business, not the conversation's. HTTP conversations
@@ -79,8 +79,8 @@ def _from_kit_transcript(transcript: Transcript) -> List[_Event]:
 def _from_chunks(source: Iterable[Any]) -> List[_Event]:
     events: List[_Event] = []
     for item in source:
-        if isinstance(item, tuple) and len(item) == 2:
-            direction, data = item
+        if isinstance(item, tuple) and len(item) in (2, 3):
+            direction, data = item[-2:]  # (direction, data) or (time, direction, data)
         else:
             direction = getattr(item, "direction", None)
             data = getattr(item, "data", None)

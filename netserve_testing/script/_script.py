@@ -362,9 +362,10 @@ class Script:
 
         ``source`` is a transcript of a kit client (``client.transcript``) or of
         an in-memory run (``run.transcript``), or recorded chunks such as a
-        proxy's: ``(direction, data)`` pairs (or objects with ``.direction``
-        and ``.data``), ``direction`` being ``"to_server"`` or ``"to_client"``
-        and empty ``data`` meaning that side closed. What the client sent
+        proxy's: ``(direction, data)`` pairs, ``(time, direction, data)``
+        triples or objects with ``.direction`` and ``.data``, ``direction``
+        being ``"to_server"`` or ``"to_client"`` and empty ``data`` meaning
+        that side closed. What the client sent
         becomes ``send`` steps, what it received ``expect`` steps (HTTP replies:
         ``expect_response`` steps without the headers that change from run to
         run), and the closes, resets and pauses their steps.

@@ -107,7 +107,7 @@ def test_from_recorded_chunks_the_proxy_interface() -> None:
         ProxyChunk(0.1, "to_server", b"lo\n"),
         ("fault", b"latency 10 ms"),  # other directions are skipped
         ProxyChunk(0.2, "to_client", b"HEL"),
-        ("to_client", b"LO\n"),
+        (0.3, "to_client", b"LO\n"),
         ("to_server", b""),  # the client closed
         ("to_client", b""),  # the server closed
     ]
