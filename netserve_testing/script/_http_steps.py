@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from ._http import ParsedResponse, parse_response
-from ._steps import Expectation, Matched, Mismatch, Outcome, ScriptClient, Send
+from ._steps import Expectation, Matched, Mismatch, Outcome, ScriptClient, Send, client_verb
 from ._until import shorten
 
 __all__ = ["NO_JSON", "BodyMatcher", "ExpectResponse", "HeaderMatcher", "SendRequest"]
@@ -142,9 +142,8 @@ class ExpectResponse(Expectation):
         options: Dict[str, Any] = {"headers": self.headers or None, "body": self.body}
         if self.json is not NO_JSON:
             options["json"] = self.json
-        return client.expect_response(  # type: ignore[attr-defined]
-            self.status, method=self.method, version=self.version, **options
-        )
+        verb = client_verb(client, "expect_response", self)
+        return verb(self.status, method=self.method, version=self.version, **options)
 
     def describe(self) -> str:
         return f"expect {self._wanted()}"

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ._steps import ScriptClient, Step
+from ._steps import ScriptClient, Step, client_verb
 
 __all__ = ["Pause"]
 
@@ -48,7 +48,7 @@ class Pause(Step):
             raise ValueError(f"pause() seconds must be finite and >= 0, not {seconds!r}")
 
     def apply(self, client: ScriptClient) -> Any:
-        return client.pause(self.seconds)  # type: ignore[attr-defined]
+        return client_verb(client, "pause", self)(self.seconds)
 
     def describe(self) -> str:
         return f"pause {self.seconds:g} s"

@@ -143,6 +143,23 @@ def _split_strict(buffer: bytes, ending: bytes) -> Optional[Tuple[Optional[bytes
     return raw[: -len(ending)], end + 1
 
 
+def client_verb(client: Any, name: str, step: Step) -> Any:
+    """Return ``client``'s method ``name`` for ``step``, or raise naming what is missing.
+
+    Example:
+        >>> client_verb(object(), "pause", Close())
+        Traceback (most recent call last):
+          ...
+        NotImplementedError: object has no pause(), which step 'close (EOF)' needs
+    """
+    verb = getattr(client, name, None)
+    if verb is None:
+        raise NotImplementedError(
+            f"{type(client).__name__} has no {name}(), which step {step.describe()!r} needs"
+        )
+    return verb
+
+
 def _received(buffer: bytes, eof: bool) -> str:
     if not buffer:
         return "EOF" if eof else "nothing"

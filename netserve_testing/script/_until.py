@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Union
 
-from ._steps import Expectation, Matched, Mismatch, Outcome, ScriptClient
+from ._steps import Expectation, Matched, Mismatch, Outcome, ScriptClient, client_verb
 
 __all__ = ["DEFAULT_MAX_SIZE", "ExpectUntil", "shorten"]
 
@@ -77,7 +77,7 @@ class ExpectUntil(Expectation):
             )
 
     def apply(self, client: ScriptClient) -> Any:
-        return client.expect_until(self.delimiter, max_size=self.max_size)  # type: ignore[attr-defined]
+        return client_verb(client, "expect_until", self)(self.delimiter, max_size=self.max_size)
 
     def describe(self) -> str:
         return f"expect bytes until {self.delimiter!r}"

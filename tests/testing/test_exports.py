@@ -56,6 +56,7 @@ NOT_REEXPORTED: Dict[str, str] = {
     "script._http_steps.NO_JSON": "the default of json=: not given",
     "script._steps.NEWLINES": "spelled out in the newline= docs",
     "script._steps.check_newline": "checks the newline= arguments",
+    "script._steps.client_verb": "how steps find their verb on a client",
     "script._until.DEFAULT_MAX_SIZE": "the default of max_size=",
     "script._until.as_delimiter": "checks the delimiter= arguments",
     "script._until.shorten": "shortens bytes in failure messages",

@@ -316,3 +316,38 @@ def test_StreamClient_http_verbs(netserve) -> None:
         response = client.send_request("GET", "/g").expect_response(200)
         assert response.json() == {"method": "GET", "path": "/g"}
         assert client.send_request("GET", "/c").recv_until(b"\r\n\r\n").startswith(b"HTTP/1.1 200")
+
+
+class Trickle(Api):
+    """Writes every response one byte a write: each write is checked as it comes."""
+
+    def setup(self) -> None:
+        super().setup()
+        write = self.wfile.write
+
+        def bytewise(data: bytes) -> int:
+            for index in range(len(data)):
+                write(data[index : index + 1])
+            return len(data)
+
+        self.wfile.write = bytewise  # type: ignore[method-assign]
+
+
+def test_responses_written_one_byte_at_a_time_in_memory() -> None:
+    script = (
+        Script()
+        .send_request("GET", "/chunked")
+        .expect_response(200, body=b"hello world")
+        .send_request("GET", "/x")
+        .expect_response(200, json={"method": "GET", "path": "/x"})
+    )
+    assert len(run_handler(Trickle, script).sends) > 100
+
+
+def test_a_client_without_the_verb_is_told_which_step_needs_it() -> None:
+    class Minimal:
+        def send(self, data: bytes) -> None:
+            pass
+
+    with pytest.raises(NotImplementedError, match=r"Minimal has no expect_response\(\)"):
+        Script().send_request("GET", "/").expect_response(200).play(Minimal())  # type: ignore[arg-type]
