@@ -87,7 +87,12 @@ def test_Pause_checks_its_seconds() -> None:
 
 
 class QuickIdle(IdleTimeout):
-    timeout = 0.2
+    """Answers the first line whenever it comes, then gives up after 0.2 s without one."""
+
+    def handle(self) -> None:
+        self.wfile.write(self.rfile.readline().upper())
+        self.connection.settimeout(0.2)
+        super().handle()
 
 
 def test_pause_waits_on_a_real_connection(netserve) -> None:
