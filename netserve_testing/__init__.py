@@ -9,7 +9,8 @@ The kit has two worlds joined by one language, and a judge between the worlds an
 * ``memory/`` - the in-memory world: fake stream and datagram sockets, chunking,
   the fake clock, :class:`FakeServer`, :func:`run_handler`, the lockstep player.
 * ``live/`` - the real world: server kinds, the per-test harness, records of
-  handler errors from threads and forked children, leak checks, scripted clients.
+  handler errors from threads and forked children, leak checks, scripted clients,
+  and :class:`FaultProxy` (faults on real connections).
 * ``conformance/`` - the ``check_*`` suites run on fakes and on kernel sockets alike.
 * top level: this module (re-exports only), ``plugin`` (thin pytest fixtures over
   ``live/``), ``_payloads`` (Faker provider) and ``_errors`` (the base errors).
@@ -55,15 +56,27 @@ from .conformance import (
 )
 from .live import (
     ALL_KINDS,
+    Bandwidth,
+    BlackHole,
+    ConnectionTranscript,
     DatagramClient,
+    Fault,
+    FaultProxy,
     HandlerError,
     HandlerErrors,
+    Latency,
+    LimitData,
+    ProxyEvent,
+    Refuse,
     RequestRecord,
     RequestsTimeout,
+    ResetPeer,
     ServerCheckFailed,
     ServerFactory,
     ServerHandle,
     ServerKind,
+    Slice,
+    SlowClose,
     StreamClient,
     TCPClient,
     UDPClient,
@@ -114,8 +127,11 @@ from .script import (
 
 __all__ = [
     "ALL_KINDS",
+    "Bandwidth",
+    "BlackHole",
     "Chunking",
     "Close",
+    "ConnectionTranscript",
     "DatagramClient",
     "DatagramPairFactory",
     "DatagramPeer",
@@ -132,6 +148,8 @@ __all__ = [
     "FakePeer",
     "FakeServer",
     "FakeStreamSocket",
+    "Fault",
+    "FaultProxy",
     "GoQuiet",
     "GoldenFileMissing",
     "GoldenScript",
@@ -139,6 +157,8 @@ __all__ = [
     "HandlerErrors",
     "HandlerRun",
     "HandlerWouldBlock",
+    "Latency",
+    "LimitData",
     "Matched",
     "Mismatch",
     "NetserveProvider",
@@ -146,9 +166,12 @@ __all__ = [
     "PairFactory",
     "ParsedResponse",
     "Pause",
+    "ProxyEvent",
+    "Refuse",
     "RequestRecord",
     "RequestsTimeout",
     "Reset",
+    "ResetPeer",
     "Script",
     "ScriptClient",
     "ScriptFormatError",
@@ -158,6 +181,8 @@ __all__ = [
     "ServerFactory",
     "ServerHandle",
     "ServerKind",
+    "Slice",
+    "SlowClose",
     "Step",
     "StreamClient",
     "StreamPeer",

@@ -45,6 +45,7 @@ _golden = pathlib.Path(__file__).parent / "golden"
 _golden.mkdir(exist_ok=True)
 (_golden / "greeting.script").write_text({_GOLDEN_FILE!r})
 """,
+    "## Faults on real connections: `FaultProxy`": "",
     "## Examples": f"""
 import sys
 sys.path.insert(0, {str(ROOT / "examples")!r})

@@ -2,7 +2,8 @@
 
 Server kinds, the per-test harness (:func:`serve`, :class:`ServerHandle`), the
 records of what handlers did (in threads and forked children), leak checks,
-the factory behind the pytest fixture, and scripted clients. It imports the
+the factory behind the pytest fixture, scripted clients, and the fault proxy
+(:class:`FaultProxy` and its faults). It imports the
 script wing (clients play scripts) and nothing from the memory wing.
 """
 
@@ -18,8 +19,21 @@ from ._clients import (
     connect,
 )
 from ._factory import ServerFactory
+from ._faults import (
+    Bandwidth,
+    BlackHole,
+    Fault,
+    Latency,
+    LimitData,
+    Refuse,
+    ResetPeer,
+    Slice,
+    SlowClose,
+)
 from ._harness import ServerHandle, serve
 from ._kinds import ALL_KINDS, ServerKind, select_kinds
+from ._proxy import FaultProxy
+from ._proxy_transcript import ConnectionTranscript, ProxyEvent
 from ._records import (
     HandlerError,
     HandlerErrors,
@@ -30,15 +44,27 @@ from ._records import (
 
 __all__ = [
     "ALL_KINDS",
+    "Bandwidth",
+    "BlackHole",
+    "ConnectionTranscript",
     "DatagramClient",
+    "Fault",
+    "FaultProxy",
     "HandlerError",
     "HandlerErrors",
+    "Latency",
+    "LimitData",
+    "ProxyEvent",
+    "Refuse",
     "RequestRecord",
     "RequestsTimeout",
+    "ResetPeer",
     "ServerCheckFailed",
     "ServerFactory",
     "ServerHandle",
     "ServerKind",
+    "Slice",
+    "SlowClose",
     "StreamClient",
     "TCPClient",
     "UDPClient",
