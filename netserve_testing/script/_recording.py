@@ -11,7 +11,10 @@ The sources:
   item is a ``(direction, data)`` pair, a ``(time, direction, data)`` triple,
   or has ``.direction`` and ``.data`` attributes; ``direction`` is
   ``"to_server"`` or ``"to_client"`` and empty ``data`` means that side
-  closed. Items of other directions (fault events, timestamps alone) are skipped.
+  closed. Items of other directions are skipped; so are items with a ``.kind``
+  other than ``"data"`` (``"eof"`` means that side closed), as a
+  ``FaultProxy`` connection's ``.events`` has: a ``ConnectionTranscript`` is
+  taken as its events.
 
 Consecutive chunks of one direction are joined: how the bytes were cut on the
 way is the network's business, not the conversation's. HTTP conversations
@@ -79,11 +82,15 @@ def _from_kit_transcript(transcript: Transcript) -> List[_Event]:
 def _from_chunks(source: Iterable[Any]) -> List[_Event]:
     events: List[_Event] = []
     for item in source:
-        if isinstance(item, tuple) and len(item) in (2, 3):
+        kind = getattr(item, "kind", "data")  # a proxy's events: "data", "eof", "fault"...
+        if kind not in ("data", "eof"):
+            continue
+        if hasattr(item, "direction"):
+            direction, data = item.direction, b"" if kind == "eof" else item.data
+        elif isinstance(item, tuple) and len(item) in (2, 3):
             direction, data = item[-2:]  # (direction, data) or (time, direction, data)
         else:
-            direction = getattr(item, "direction", None)
-            data = getattr(item, "data", None)
+            continue
         if direction not in ("to_server", "to_client") or not isinstance(data, bytes):
             continue
         if direction == "to_server":
@@ -151,8 +158,10 @@ def steps_from_transcript(
         >>> steps_from_transcript(chunks + [("to_server", b"")])
         [Send(data=b'hi\\n'), Expect(data=b'HI\\n'), Close()]
     """
-    kit = isinstance(source, Transcript)
-    raw = _from_kit_transcript(source) if kit else _from_chunks(source)  # type: ignore[arg-type]
+    if isinstance(source, Transcript):
+        raw = _from_kit_transcript(source)
+    else:  # recorded chunks, or a proxy connection's transcript (its .events)
+        raw = _from_chunks(getattr(source, "events", source))
     events = _joined(raw, redact)
     sent = b"".join(value for name, value in events if name == "send")
     if http is None:

@@ -27,6 +27,7 @@ from netserve_testing import (
     Reset,
     Script,
     Send,
+    Slice,
     run_handler,
 )
 
@@ -221,6 +222,34 @@ def test_an_http_recording_replays_in_memory_and_on_a_real_server(
     golden = Script.load(path)
     golden.run(Api)
     golden.run(netserve.serve(Api, server_class=http.server.HTTPServer))
+
+
+def test_an_http_conversation_recorded_through_FaultProxy(netserve, tmp_path: Path) -> None:
+    server = netserve.serve(Api, server_class=http.server.ThreadingHTTPServer)
+    proxy = server.proxy(Slice(7, direction="both"))  # cut on the way; joined when recorded
+    connection = http.client.HTTPConnection(*proxy.address, timeout=5)
+    for method, path in (("GET", "/a"), ("HEAD", "/b")):
+        connection.request(method, path, headers={"X-Token": "s3cret"})
+        response = connection.getresponse()
+        response.read()
+    connection.close()
+    (transcript,) = proxy.wait_for_connections(1)
+    transcript.wait_closed()
+    script = Script.from_transcript(
+        transcript, redact=lambda data: data.replace(b"s3cret", b"XXXXXX")
+    )
+    assert [type(step).__name__ for step in script.steps] == [
+        "Send",
+        "ExpectResponse",
+        "Send",
+        "ExpectResponse",
+        "Close",
+        "ExpectClosed",
+    ]
+    script.save(tmp_path / "proxied.script")
+    golden = Script.load(tmp_path / "proxied.script")
+    golden.run(Api)
+    golden.run(server)
 
 
 # -- golden scripts ------------------------------------------------------------------------------
