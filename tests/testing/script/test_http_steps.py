@@ -351,3 +351,26 @@ def test_a_client_without_the_verb_is_told_which_step_needs_it() -> None:
 
     with pytest.raises(NotImplementedError, match=r"Minimal has no expect_response\(\)"):
         Script().send_request("GET", "/").expect_response(200).play(Minimal())  # type: ignore[arg-type]
+
+
+class UntilClose(http.server.BaseHTTPRequestHandler):
+    """An HTTP/1.0 response without Content-Length: the body ends when the server closes."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"the body ")
+        self.wfile.write(b"ends at EOF")
+
+
+def test_a_body_that_ends_when_the_server_closes(play) -> None:
+    script = (
+        Script()
+        .send_request("GET", "/", version="HTTP/1.0")
+        .expect_response(200, body=b"the body ends at EOF", headers={"Content-Length": None})
+        .expect_closed()
+    )
+    play(UntilClose, script)
