@@ -9,7 +9,7 @@ from typing import Any, Callable, Generic, List, Optional, Sequence, Tuple, Type
 from .._errors import HandlerWouldBlock
 from ..script._failure import ExpectationFailed
 from ..script._script import Script
-from ..script._steps import CLOSE, EXPECT, RESET, SEND, ExpectClosed, Mismatch
+from ..script._steps import CLOSE, EXPECT, PAUSE, RESET, SEND, ExpectClosed, Mismatch
 from ..script._transcript import Transcript
 from ._chunks import ChunkingLike
 from ._datagram import FakeDatagramSocket
@@ -528,6 +528,8 @@ def _play_datagrams(
                 f"expected: the datagram {expected}\nreceived: {received}\n{why}",
                 sock.transcript,
             )
+        elif kind == PAUSE:
+            sock.transcript.event(f"client paused {step.seconds:g} s (fake clock)")
         else:
             sock.transcript.event("client closed" if kind == CLOSE else "client went quiet")
     return DatagramRun(

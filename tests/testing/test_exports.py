@@ -56,10 +56,32 @@ NOT_REEXPORTED: Dict[str, str] = {
     "memory._socket_base.default_address": "the fakes' default addresses",
     "memory._socket_base.os_error": "the fakes' OSError factory",
     "script._script.register_handler_runner": "how the memory wing plays Script.run(Handler)",
+    "live._stream_verbs.StreamProtocolVerbs": "mix-in of StreamClient (its protocol verbs)",
+    "script._http.HeadersLike": "type alias of the headers= of send_request()",
+    "script._http.build_request": "the bytes of send_request()",
+    "script._http.parse_response": "how ExpectResponse reads a response",
+    "script._http_steps.BodyMatcher": "type alias of the body= of expect_response()",
+    "script._http_steps.HeaderMatcher": "type alias of the headers= of expect_response()",
+    "script._http_steps.NO_JSON": "the default of json=: not given",
+    "script._steps.NEWLINES": "spelled out in the newline= docs",
+    "script._steps.check_newline": "checks the newline= arguments",
+    "script._steps.client_verb": "how steps find their verb on a client",
+    "script._until.DEFAULT_MAX_SIZE": "the default of max_size=",
+    "script._until.as_delimiter": "checks the delimiter= arguments",
+    "script._until.shorten": "shortens bytes in failure messages",
+    "script._golden.RECORD_MODES": "spelled out in the --netserve-record help",
+    "script._golden_format.HEADER": "the first line of a saved script",
+    "script._golden_format.dump_steps": "Script.dumps()",
+    "script._golden_format.parse_steps": "Script.loads()",
+    "script._golden_format.quote": "how saved scripts write bytes",
+    "script._golden_format.unquote": "how saved scripts read bytes",
+    "script._recording.Redactor": "type alias of the redact= arguments",
+    "script._recording.VOLATILE_HEADERS": "the default of ignore_headers=",
+    "script._recording.steps_from_transcript": "Script.from_transcript()",
 }
 
 #: The plugin's fixtures, as ``pytest --fixtures`` lists them.
-FIXTURES = ["netserve", "server_kind", "netserve_faker"]
+FIXTURES = ["netserve", "server_kind", "netserve_faker", "netserve_redact", "netserve_golden"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
