@@ -43,6 +43,14 @@ from ._predefined import (
     ThreadPoolUnixStreamServer,
 )
 from ._servers import BaseServer, TCPServer, UDPServer, UnixDatagramServer, UnixStreamServer
+from ._tls import (
+    ForkingTLSTCPServer,
+    ThreadingTLSTCPServer,
+    ThreadPoolTLSTCPServer,
+    TLSConfigError,
+    TLSMixIn,
+    TLSTCPServer,
+)
 
 __version__ = "0.1.0"
 
@@ -75,4 +83,14 @@ __all__ = [
     "UDPServer",
     "UnixDatagramServer",
     "UnixStreamServer",
+]
+
+# TLS (the _tls module): the mix-in, its error, and the predefined TLS TCP servers.
+__all__ += [
+    "ForkingTLSTCPServer",
+    "TLSConfigError",
+    "TLSMixIn",
+    "TLSTCPServer",
+    "ThreadPoolTLSTCPServer",
+    "ThreadingTLSTCPServer",
 ]

@@ -1,7 +1,8 @@
 """``python -m netserve``: serve a request handler until SIGINT or SIGTERM.
 
-The command picks a server class from a transport (``--tcp``, ``--udp``, ``--unix``) and a
-concurrency model (``--threading``, the default; ``--forking``; ``--pool N``; ``--sync``),
+The command picks a server class from a transport (``--tcp``, ``--udp``, ``--unix``; ``--tls
+CERTFILE`` adds TLS to a stream transport) and a concurrency model (``--threading``, the
+default; ``--forking``; ``--pool N``; ``--sync``),
 prints the address it bound, logs one line per request to stderr through the ``netserve``
 logger, and on the first SIGINT or SIGTERM stops accepting requests, waits for the running
 ones and exits 0. A second signal stops at once, with status 1.
@@ -16,6 +17,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import sys
 import time
 from dataclasses import dataclass
@@ -41,6 +43,7 @@ from . import (
     UnixStreamServer,
 )
 from ._echo import UpperCaseDatagramEchoHandler, UpperCaseEchoHandler
+from ._tls import TLSMixIn
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9999
@@ -76,6 +79,8 @@ class Options:
         address: ``(host, port)`` for tcp and udp, a path for unix (leading NUL: abstract).
         concurrency: ``"threading"``, ``"forking"``, ``"pool"`` or ``"sync"``.
         pool_size: the pool's ``max_workers`` when concurrency is ``"pool"``, else None.
+        ssl_context: the server context loaded from ``--tls`` (and ``--tls-key``), or None
+            to serve without TLS.
     """
 
     handler: type
@@ -83,6 +88,46 @@ class Options:
     address: Address
     concurrency: str
     pool_size: Optional[int] = None
+    ssl_context: Optional[ssl.SSLContext] = None
+
+
+def load_tls_context(certfile: str, keyfile: Optional[str] = None) -> ssl.SSLContext:
+    """Make a server :class:`ssl.SSLContext` from a PEM certificate chain and its key.
+
+    Args:
+        certfile: the certificate chain; it holds the private key too unless ``keyfile``
+            is given.
+        keyfile: the private key, when it is in a file of its own.
+
+    Returns:
+        A context made with ``ssl.PROTOCOL_TLS_SERVER`` and the standard library's
+        defaults for serving (``ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)``).
+
+    Raises:
+        argparse.ArgumentTypeError: naming the file when it cannot be read or holds no
+            usable certificate and key.
+
+    Example:
+        >>> load_tls_context("missing.pem")
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: cannot load certificate 'missing.pem': No such file or directory
+    """
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(certfile, keyfile)
+    except ssl.SSLError as exc:
+        files = repr(certfile) if keyfile is None else f"{certfile!r} with key {keyfile!r}"
+        raise argparse.ArgumentTypeError(
+            f"cannot load certificate {files}: "
+            f"{exc.reason or 'no pem certificate chain with its private key'}"
+        ) from None
+    except OSError as exc:
+        name = exc.filename if exc.filename is not None else certfile
+        raise argparse.ArgumentTypeError(
+            f"cannot load certificate {name!r}: {exc.strerror or exc}"
+        ) from None
+    return context
 
 
 def parse_host_port(value: str) -> tuple[str, int]:
@@ -301,6 +346,17 @@ def build_parser() -> argparse.ArgumentParser:
         const="sync",
         help="one request at a time, in the main thread",
     )
+    parser.add_argument(
+        "--tls",
+        metavar="CERTFILE",
+        help=(
+            "serve TLS over --tcp or --unix with this PEM certificate chain (and its key, "
+            "unless --tls-key is given); handshakes run in each request's thread or child"
+        ),
+    )
+    parser.add_argument(
+        "--tls-key", metavar="KEYFILE", help="the private key for --tls, in a file of its own"
+    )
     return parser
 
 
@@ -327,9 +383,25 @@ def parse_options(argv: Optional[Sequence[str]] = None) -> Options:
     handler = namespace.handler
     if handler is None:
         handler = UpperCaseDatagramEchoHandler if transport == "udp" else UpperCaseEchoHandler
+    ssl_context = _parse_tls(namespace, transport)
     if namespace.pool is not None:
-        return Options(handler, transport, address, "pool", namespace.pool)
-    return Options(handler, transport, address, namespace.concurrency or "threading")
+        return Options(handler, transport, address, "pool", namespace.pool, ssl_context)
+    concurrency = namespace.concurrency or "threading"
+    return Options(handler, transport, address, concurrency, ssl_context=ssl_context)
+
+
+def _parse_tls(namespace: argparse.Namespace, transport: str) -> Optional[ssl.SSLContext]:
+    # The server context of --tls/--tls-key; usage errors exit with status 2.
+    if namespace.tls is None:
+        if namespace.tls_key is not None:
+            build_parser().error(f"argument --tls-key: needs --tls CERTFILE: {namespace.tls_key!r}")
+        return None
+    if transport == "udp":
+        build_parser().error("argument --tls: tls needs a stream transport (--tcp or --unix)")
+    try:
+        return load_tls_context(namespace.tls, namespace.tls_key)
+    except argparse.ArgumentTypeError as exc:
+        build_parser().error(f"argument --tls: {exc}")
 
 
 class _RequestLogMixIn(BaseServer):
@@ -386,7 +458,13 @@ def make_server(options: Options) -> BaseServer:
         attributes["allow_reuse_address"] = True  # restart at once despite TIME_WAIT
     if options.pool_size is not None:
         attributes["max_workers"] = options.pool_size
-    server_class: type[BaseServer] = type(base.__name__, (_RequestLogMixIn, base), attributes)
+    bases: tuple[type, ...] = (_RequestLogMixIn, base)
+    name = base.__name__
+    if options.ssl_context is not None:
+        attributes["ssl_context"] = options.ssl_context
+        bases = (_RequestLogMixIn, TLSMixIn, base)
+        name = name.replace("Server", "TLSServer")
+    server_class: type[BaseServer] = type(name, bases, attributes)
     return server_class(options.address, options.handler)
 
 
@@ -422,11 +500,12 @@ def format_client_address(address: object) -> str:
 
 
 def _describe_concurrency(options: Options) -> str:
+    tls = ", tls" if options.ssl_context is not None else ""
     if options.concurrency == "pool":
-        return f"pool of {options.pool_size} threads"
+        return f"pool of {options.pool_size} threads{tls}"
     if options.concurrency == "sync":
-        return "one request at a time"
-    return options.concurrency
+        return f"one request at a time{tls}"
+    return options.concurrency + tls
 
 
 class _SignalStopper:
