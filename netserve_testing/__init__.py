@@ -1,21 +1,40 @@
-"""Testing tools for socketserver request handlers: fakes, scripts, clients, a pytest plugin."""
+"""Testing tools for socketserver request handlers: fakes, scripts, clients, a pytest plugin.
+
+Architecture
+------------
+The kit has two worlds joined by one language, and a judge between the worlds and the kernel:
+
+* ``script/`` - the conversation language: steps, matchers, :class:`Script`,
+  transcripts. Pure: it imports nothing from the other wings.
+* ``memory/`` - the in-memory world: fake stream and datagram sockets, chunking,
+  the fake clock, :class:`FakeServer`, :func:`run_handler`, the lockstep player.
+* ``live/`` - the real world: server kinds, the per-test harness, records of
+  handler errors from threads and forked children, leak checks, scripted clients.
+* ``conformance/`` - the ``check_*`` suites run on fakes and on kernel sockets alike.
+* top level: this module (re-exports only), ``plugin`` (thin pytest fixtures over
+  ``live/``), ``_payloads`` (Faker provider) and ``_errors`` (the base errors).
+
+Imports flow one way: ``plugin -> live -> script``, ``memory -> script``,
+``conformance -> memory``, and every wing may use ``_errors``. No module imports
+back up that chain (a test walks the imports and fails on a cycle).
+"""
 
 from __future__ import annotations
 
-from ._chunks import Chunking
-from ._clients import (
-    DatagramClient,
-    StreamClient,
-    TCPClient,
-    UDPClient,
-    UnixDatagramClient,
-    UnixStreamClient,
-    connect,
-)
-from ._conformance import (
+from ._errors import HandlerWouldBlock, NetserveTestingError
+from ._payloads import NetserveProvider, make_faker
+from .conformance import (
+    DatagramPairFactory,
+    DatagramPeer,
     PairFactory,
     StreamPeer,
     check_closed_socket,
+    check_datagram_addresses,
+    check_datagram_closed_socket,
+    check_datagram_send_recv,
+    check_datagram_socket,
+    check_datagram_timeouts,
+    check_datagram_truncation,
     check_eof,
     check_half_close,
     check_large_transfer,
@@ -27,43 +46,49 @@ from ._conformance import (
     check_socket_options,
     check_stream_socket,
     check_timeouts,
+    fake_datagram_pair,
     fake_stream_pair,
     socketpair_stream_pair,
     tcp_stream_pair,
-)
-from ._datagram_conformance import (
-    DatagramPairFactory,
-    DatagramPeer,
-    check_datagram_addresses,
-    check_datagram_closed_socket,
-    check_datagram_send_recv,
-    check_datagram_socket,
-    check_datagram_timeouts,
-    check_datagram_truncation,
-    fake_datagram_pair,
     udp_datagram_pair,
     unix_datagram_pair,
 )
-from ._errors import ExpectationFailed, HandlerWouldBlock, NetserveTestingError
-from ._factory import ServerFactory
-from ._fake_datagram import FakeDatagramSocket
-from ._fake_server import FakeServer
-from ._fakes import FakePeer, FakeStreamSocket
-from ._harness import ServerHandle, serve
-from ._kinds import ALL_KINDS, ServerKind, select_kinds
-from ._payloads import NetserveProvider, make_faker
-from ._records import (
+from .live import (
+    ALL_KINDS,
+    DatagramClient,
     HandlerError,
     HandlerErrors,
     RequestRecord,
     RequestsTimeout,
     ServerCheckFailed,
+    ServerFactory,
+    ServerHandle,
+    ServerKind,
+    StreamClient,
+    TCPClient,
+    UDPClient,
+    UnixDatagramClient,
+    UnixStreamClient,
+    connect,
+    select_kinds,
+    serve,
 )
-from ._run import DatagramRun, HandlerRun, run_datagram_handler, run_handler
-from ._script import (
+from .memory import (
+    Chunking,
+    DatagramRun,
+    FakeDatagramSocket,
+    FakePeer,
+    FakeServer,
+    FakeStreamSocket,
+    HandlerRun,
+    run_datagram_handler,
+    run_handler,
+)
+from .script import (
     Close,
     Expect,
     Expectation,
+    ExpectationFailed,
     ExpectClosed,
     ExpectLine,
     ExpectRegex,
@@ -75,8 +100,9 @@ from ._script import (
     ScriptClient,
     Send,
     Step,
+    Transcript,
+    TranscriptEntry,
 )
-from ._transcript import Transcript, TranscriptEntry
 
 __all__ = [
     "ALL_KINDS",

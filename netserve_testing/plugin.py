@@ -30,10 +30,10 @@ from typing import (
 
 import pytest
 
-from ._factory import ServerFactory
-from ._harness import DEFAULT_TEARDOWN_TIMEOUT
-from ._kinds import ServerKind, select_kinds
-from ._records import format_problems
+from .live._factory import ServerFactory
+from .live._harness import DEFAULT_TEARDOWN_TIMEOUT
+from .live._kinds import ServerKind, select_kinds
+from .live._records import format_problems
 
 if TYPE_CHECKING:
     from faker import Faker

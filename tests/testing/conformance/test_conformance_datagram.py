@@ -20,7 +20,7 @@ from netserve_testing import (
     udp_datagram_pair,
     unix_datagram_pair,
 )
-from netserve_testing._datagram_conformance import ALL_DATAGRAM_CHECKS, _FakePeer
+from netserve_testing.conformance._datagram import ALL_DATAGRAM_CHECKS, _FakePeer
 
 
 def _has_ipv6_loopback() -> bool:

@@ -19,9 +19,17 @@ import time
 import weakref
 from typing import Any, Optional, Tuple, TypeVar, Union
 
-from ._errors import ExpectationFailed
-from ._script import Expect, Expectation, ExpectClosed, ExpectLine, ExpectRegex, Matched, Mismatch
-from ._transcript import Transcript
+from ..script._failure import ExpectationFailed
+from ..script._steps import (
+    Expect,
+    Expectation,
+    ExpectClosed,
+    ExpectLine,
+    ExpectRegex,
+    Matched,
+    Mismatch,
+)
+from ..script._transcript import Transcript
 
 __all__ = [
     "DEFAULT_TIMEOUT",

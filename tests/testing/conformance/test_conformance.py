@@ -20,7 +20,7 @@ from netserve_testing import (
     socketpair_stream_pair,
     tcp_stream_pair,
 )
-from netserve_testing._conformance import ALL_CHECKS
+from netserve_testing.conformance._stream import ALL_CHECKS
 
 
 def _has_ipv6_loopback() -> bool:

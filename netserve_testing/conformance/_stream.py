@@ -19,7 +19,7 @@ import socket
 import struct
 from typing import Any, Callable, ContextManager, Iterator, List, Protocol, Sequence, Tuple
 
-from ._fakes import FakeStreamSocket
+from ..memory._stream import FakeStreamSocket
 
 __all__ = [
     "PairFactory",

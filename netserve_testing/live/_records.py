@@ -20,7 +20,7 @@ from typing import Any, Iterator, List, Optional, Sequence, Tuple, Type, TypeVar
 
 import netserve
 
-from ._errors import NetserveTestingError
+from .._errors import NetserveTestingError
 
 __all__ = [
     "HandlerError",

@@ -13,14 +13,16 @@ import pytest
 import netserve_testing
 
 MODULES = [
-    "netserve_testing._chunks",
-    "netserve_testing._conformance",
-    "netserve_testing._datagram_conformance",
-    "netserve_testing._fake_datagram",
-    "netserve_testing._fake_server",
-    "netserve_testing._fakes",
-    "netserve_testing._run",
-    "netserve_testing._script",
+    "netserve_testing.conformance._datagram",
+    "netserve_testing.conformance._stream",
+    "netserve_testing.memory._chunks",
+    "netserve_testing.memory._datagram",
+    "netserve_testing.memory._peer",
+    "netserve_testing.memory._run",
+    "netserve_testing.memory._server",
+    "netserve_testing.memory._stream",
+    "netserve_testing.script._script",
+    "netserve_testing.script._steps",
 ]
 
 OUR_NAMES = [

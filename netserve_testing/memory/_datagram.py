@@ -8,7 +8,7 @@ import socket
 from collections import deque
 from typing import Any, Deque, Iterable, List, Optional, Tuple
 
-from ._fakes import _as_bytes
+from ..script._transcript import Transcript
 from ._socket_base import (
     LOG_EVENT,
     LOG_IN,
@@ -18,10 +18,10 @@ from ._socket_base import (
     MSG_TRUNC,
     Address,
     FakeSocketBase,
+    _as_bytes,
     default_address,
     os_error,
 )
-from ._transcript import Transcript
 
 __all__ = ["FakeDatagramSocket"]
 

@@ -20,7 +20,7 @@ from netserve_testing import (
     UnixStreamClient,
     connect,
 )
-from netserve_testing._script import Script
+from netserve_testing.script import Script
 
 
 @pytest.fixture

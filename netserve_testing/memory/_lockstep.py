@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, List, NoReturn, Optional
 
-from ._errors import ExpectationFailed
-from ._script import (
+from ..script._failure import ExpectationFailed
+from ..script._script import Script
+from ..script._steps import (
     CLOSE,
     EXPECT,
     QUIET,
@@ -25,12 +26,11 @@ from ._script import (
     ExpectClosed,
     Matched,
     Mismatch,
-    Script,
     Step,
 )
 
 if TYPE_CHECKING:
-    from ._fakes import FakeStreamSocket
+    from ._stream import FakeStreamSocket
 
 
 def _expected_text(step: Expectation, pending: bytes) -> str:

@@ -6,14 +6,16 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, List, Optional, Sequence, Tuple, TypeVar, Union
 
+from .._errors import HandlerWouldBlock
+from ..script._failure import ExpectationFailed
+from ..script._script import Script
+from ..script._steps import CLOSE, EXPECT, RESET, SEND, ExpectClosed, Mismatch
+from ..script._transcript import Transcript
 from ._chunks import ChunkingLike
-from ._errors import ExpectationFailed, HandlerWouldBlock
-from ._fake_datagram import FakeDatagramSocket
-from ._fake_server import FakeServer
-from ._fakes import FakeStreamSocket
-from ._script import CLOSE, EXPECT, RESET, SEND, ExpectClosed, Mismatch, Script
+from ._datagram import FakeDatagramSocket
+from ._server import FakeServer
 from ._socket_base import LOG_CONNECTION, Address, default_address
-from ._transcript import Transcript
+from ._stream import FakeStreamSocket
 
 __all__ = ["DatagramRun", "HandlerRun", "run_datagram_handler", "run_handler"]
 

@@ -9,8 +9,8 @@ import socket
 import struct
 from typing import Any, Dict, List, NoReturn, Optional, Tuple, Union
 
-from ._errors import HandlerWouldBlock
-from ._transcript import Transcript
+from .._errors import HandlerWouldBlock
+from ..script._transcript import Transcript
 
 #: A socket address as the socket module spells it: a tuple for IP, a path (or None) for Unix.
 Address = Any
@@ -77,6 +77,18 @@ class _WriteThrough:
 def os_error(code: int) -> OSError:
     """Return ``OSError(code, strerror)``; Python picks the subclass (BrokenPipeError...)."""
     return OSError(code, os.strerror(code))
+
+
+def _as_bytes(data: Any) -> bytes:
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, (bytearray, memoryview)):
+        return bytes(data)
+    try:
+        with memoryview(data) as view:
+            return view.tobytes()
+    except TypeError:
+        raise TypeError(f"a bytes-like object is required, not '{type(data).__name__}'") from None
 
 
 def default_address(family: int, *, local: bool, datagram: bool = False) -> Address:

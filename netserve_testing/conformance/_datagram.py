@@ -20,9 +20,9 @@ import socket
 import tempfile
 from typing import Any, Callable, ContextManager, Iterator, List, Protocol, Tuple
 
-from ._conformance import _raises, _require, _run_checks
-from ._fake_datagram import FakeDatagramSocket
-from ._socket_base import Address
+from ..memory._datagram import FakeDatagramSocket
+from ..memory._socket_base import Address
+from ._stream import _raises, _require, _run_checks
 
 __all__ = [
     "DatagramPairFactory",
