@@ -12,7 +12,8 @@ The kit has two worlds joined by one language, and a judge between the worlds an
   handler errors from threads and forked children, leak checks, scripted clients.
 * ``conformance/`` - the ``check_*`` suites run on fakes and on kernel sockets alike.
 * top level: this module (re-exports only), ``plugin`` (thin pytest fixtures over
-  ``live/``), ``_payloads`` (Faker provider) and ``_errors`` (the base errors).
+  ``live/``), ``_payloads`` (Faker provider), ``_tls`` (the session certificate
+  authority, shared by the live and memory wings) and ``_errors`` (the base errors).
 
 Imports flow one way: ``plugin -> live -> script``, ``memory -> script``,
 ``conformance -> memory``, and every wing may use ``_errors``. No module imports
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 from ._errors import HandlerWouldBlock, NetserveTestingError
 from ._payloads import NetserveProvider, make_faker
+from ._tls import SessionCA, TLSUnavailable, session_ca
 from .conformance import (
     DatagramPairFactory,
     DatagramPeer,
@@ -64,11 +66,15 @@ from .live import (
     ServerFactory,
     ServerHandle,
     ServerKind,
+    ServerStalled,
     StreamClient,
     TCPClient,
+    TLSClient,
     UDPClient,
     UnixDatagramClient,
     UnixStreamClient,
+    check_liveness,
+    client_hello,
     connect,
     select_kinds,
     serve,
@@ -142,10 +148,14 @@ __all__ = [
     "ServerFactory",
     "ServerHandle",
     "ServerKind",
+    "ServerStalled",
+    "SessionCA",
     "Step",
     "StreamClient",
     "StreamPeer",
     "TCPClient",
+    "TLSClient",
+    "TLSUnavailable",
     "Transcript",
     "TranscriptEntry",
     "UDPClient",
@@ -161,6 +171,7 @@ __all__ = [
     "check_eof",
     "check_half_close",
     "check_large_transfer",
+    "check_liveness",
     "check_makefile_reads",
     "check_makefile_writes",
     "check_reset",
@@ -169,6 +180,7 @@ __all__ = [
     "check_socket_options",
     "check_stream_socket",
     "check_timeouts",
+    "client_hello",
     "connect",
     "fake_datagram_pair",
     "fake_stream_pair",
@@ -177,6 +189,7 @@ __all__ = [
     "run_handler",
     "select_kinds",
     "serve",
+    "session_ca",
     "socketpair_stream_pair",
     "tcp_stream_pair",
     "udp_datagram_pair",

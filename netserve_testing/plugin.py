@@ -10,6 +10,8 @@ this module only wires it into pytest:
   across server kinds, with ids such as ``tcp-threading``.
 - ``netserve_faker`` fixture: a ``faker.Faker`` with the netserve provider,
   seeded from the test's node id and the session seed.
+- ``netserve_ca`` fixture: the session certificate authority of the TLS kinds, for a
+  test's own TLS clients (a CA bundle path, ready client contexts).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from .live._records import format_problems
 
 if TYPE_CHECKING:
     from faker import Faker
+
+    from ._tls import SessionCA
 
 __all__ = ["SETTINGS_KEY", "NetserveSettings"]
 
@@ -382,3 +386,20 @@ def netserve_faker(request: pytest.FixtureRequest) -> Faker:
     fake.seed_instance(seed)
     fake.unique.clear()
     return fake
+
+
+@pytest.fixture(scope="session")
+def netserve_ca() -> SessionCA:
+    """The certificate authority the TLS kinds (``tls-*``) serve with, for your own clients.
+
+    Scope: session (one per pytest-xdist worker). Type: :class:`netserve_testing.SessionCA`,
+    made with trustme (ECDSA keys) on first use. The server certificate names
+    ``localhost``, ``127.0.0.1`` and ``::1``. ``.ca_bundle`` is the path of the CA's PEM
+    file (``cafile=``, ``requests``' ``verify=``); ``.client_context()`` a new client
+    ``ssl.SSLContext`` that trusts it (``with_cert=True`` adds the kit's client
+    certificate, for mutual TLS); ``.server_context()`` the servers' context;
+    ``.ca`` the ``trustme.CA``, to issue more certificates.
+    """
+    from ._tls import session_ca
+
+    return session_ca()

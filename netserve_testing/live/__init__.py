@@ -2,8 +2,9 @@
 
 Server kinds, the per-test harness (:func:`serve`, :class:`ServerHandle`), the
 records of what handlers did (in threads and forked children), leak checks,
-the factory behind the pytest fixture, and scripted clients. It imports the
-script wing (clients play scripts) and nothing from the memory wing.
+the factory behind the pytest fixture, scripted clients (plain and TLS), and the
+liveness check. It imports the script wing (clients play scripts), the session CA of
+``_tls``, and nothing from the memory wing.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ._clients import (
 from ._factory import ServerFactory
 from ._harness import ServerHandle, serve
 from ._kinds import ALL_KINDS, ServerKind, select_kinds
+from ._liveness import ServerStalled, check_liveness
 from ._records import (
     HandlerError,
     HandlerErrors,
@@ -27,6 +29,7 @@ from ._records import (
     RequestsTimeout,
     ServerCheckFailed,
 )
+from ._tls_client import TLSClient, client_hello
 
 __all__ = [
     "ALL_KINDS",
@@ -39,11 +42,15 @@ __all__ = [
     "ServerFactory",
     "ServerHandle",
     "ServerKind",
+    "ServerStalled",
     "StreamClient",
     "TCPClient",
+    "TLSClient",
     "UDPClient",
     "UnixDatagramClient",
     "UnixStreamClient",
+    "check_liveness",
+    "client_hello",
     "connect",
     "select_kinds",
     "serve",

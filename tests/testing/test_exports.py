@@ -47,10 +47,14 @@ NOT_REEXPORTED: Dict[str, str] = {
     "memory._socket_base.default_address": "the fakes' default addresses",
     "memory._socket_base.os_error": "the fakes' OSError factory",
     "script._script.register_handler_runner": "how the memory wing plays Script.run(Handler)",
+    "_tls.CLIENT_NAME": "spelled out in the SessionCA docs",
+    "_tls.SERVER_NAMES": "spelled out in the SessionCA docs",
+    "live._harness.TLS_CLIENT_MODES": "spelled out in the ServerHandle.connect() docs",
+    "live._liveness.STALLS": "spelled out in the check_liveness() docs",
 }
 
 #: The plugin's fixtures, as ``pytest --fixtures`` lists them.
-FIXTURES = ["netserve", "server_kind", "netserve_faker"]
+FIXTURES = ["netserve", "server_kind", "netserve_faker", "netserve_ca"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -185,7 +189,7 @@ def test_fixtures_are_listed_with_their_docstrings(pytester: pytest.Pytester) ->
     lines = ["*fixtures defined from netserve_testing.plugin*"]
     for fixture in FIXTURES:
         first_line = (inspect.getdoc(getattr(plugin, fixture)) or "").splitlines()[0]
-        lines += [f"{fixture} -- *plugin.py:*", f"    {first_line}"]
+        lines += [f"{fixture} *-- *plugin.py:*", f"    {first_line}"]  # "[session scope] --"
     result.stdout.fnmatch_lines(lines, consecutive=False)
 
 
