@@ -39,6 +39,16 @@ from ._stream import (
     socketpair_stream_pair,
     tcp_stream_pair,
 )
+from ._tls import (
+    check_tls_eof,
+    check_tls_makefile,
+    check_tls_reset,
+    check_tls_send_recv,
+    check_tls_socket,
+    check_tls_timeouts,
+    fake_tls_pair,
+    tls_stream_pair,
+)
 
 __all__ = [
     "DatagramPairFactory",
@@ -63,10 +73,18 @@ __all__ = [
     "check_socket_options",
     "check_stream_socket",
     "check_timeouts",
+    "check_tls_eof",
+    "check_tls_makefile",
+    "check_tls_reset",
+    "check_tls_send_recv",
+    "check_tls_socket",
+    "check_tls_timeouts",
     "fake_datagram_pair",
     "fake_stream_pair",
+    "fake_tls_pair",
     "socketpair_stream_pair",
     "tcp_stream_pair",
+    "tls_stream_pair",
     "udp_datagram_pair",
     "unix_datagram_pair",
 ]
