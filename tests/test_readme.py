@@ -31,6 +31,15 @@ class UDPUpper(socketserver.BaseRequestHandler):
         data, sock = self.request
         sock.sendto(data.upper(), self.client_address)
 """,
+    "## TLS": """
+import socket
+import socketserver
+
+class Upper(socketserver.StreamRequestHandler):
+    def handle(self):
+        for line in self.rfile:
+            self.wfile.write(line.upper())
+""",
     "## Examples": f"""
 import sys
 sys.path.insert(0, {str(ROOT / "examples")!r})

@@ -57,7 +57,9 @@ class _TLSClientPeer:
         raw.settimeout(_PEER_TIMEOUT)
         self._in, self._out = ssl.MemoryBIO(), ssl.MemoryBIO()
         self.tls = (
-            session_ca().client_context().wrap_bio(self._in, self._out, server_hostname="localhost")
+            session_ca()
+            .shared_client_context()
+            .wrap_bio(self._in, self._out, server_hostname="localhost")
         )
 
     def _flush(self) -> None:

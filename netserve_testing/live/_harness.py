@@ -268,17 +268,17 @@ class ServerHandle(ChecksOnExit):
         if isinstance(mode, ssl.SSLContext):
             return TLSClient(self.address, mode, timeout)
         if mode is None or mode == "verify":
-            context = session_ca().client_context(with_cert=self.mtls)
+            context = session_ca().shared_client_context(with_cert=self.mtls)
             return TLSClient(self.address, context, timeout)
         if mode == "no-cert":
-            return TLSClient(self.address, session_ca().client_context(), timeout)
+            return TLSClient(self.address, session_ca().shared_client_context(), timeout)
         if mode == "untrusted":
             context = session_ca().untrusting_client_context()
             return TLSClient(self.address, context, timeout)
         if mode in ("plaintext", "silent", "mid-handshake"):
             client = connect(self.address, family_name, timeout)
             if mode == "mid-handshake":
-                hello = client_hello(session_ca().client_context())
+                hello = client_hello(session_ca().shared_client_context())
                 client.send(hello[: len(hello) // 2])
             return client
         modes = ", ".join(TLS_CLIENT_MODES)

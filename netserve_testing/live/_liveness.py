@@ -109,7 +109,7 @@ def _client_context(
         tls = bool(getattr(server, "is_tls", False))
     if not tls:
         return None
-    return session_ca().client_context(with_cert=bool(getattr(server, "mtls", False)))
+    return session_ca().shared_client_context(with_cert=bool(getattr(server, "mtls", False)))
 
 
 def _check_one(
@@ -126,7 +126,7 @@ def _check_one(
         assert isinstance(stalled, StreamClient)
         clients.append(stalled)
         if stall == "mid-handshake":
-            hello = client_hello(context)
+            hello = client_hello(context or session_ca().shared_client_context())
             stalled.send(hello[: len(hello) // 2])
         stalled_address = stalled.sock.getsockname()
         try:

@@ -31,7 +31,8 @@ def client_hello(context: Optional[ssl.SSLContext] = None, hostname: str = "loca
         >>> client_hello()[:1]  # a TLS handshake record
         b'\\x16'
     """
-    context = context or ssl.create_default_context()
+    if context is None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     outgoing = ssl.MemoryBIO()
     tls = context.wrap_bio(ssl.MemoryBIO(), outgoing, server_hostname=hostname)
     with contextlib.suppress(ssl.SSLWantReadError):

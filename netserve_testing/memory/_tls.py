@@ -109,7 +109,7 @@ class FakeTLSSocket(FakeStreamSocket):
         self._client_in, self._client_out = ssl.MemoryBIO(), ssl.MemoryBIO()
         self._context = server_context or ca.server_context()
         self._tls = self._context.wrap_bio(self._server_in, self._server_out, server_side=True)
-        self.client = (client_context or ca.client_context()).wrap_bio(
+        self.client = (client_context or ca.shared_client_context()).wrap_bio(
             self._client_in, self._client_out, server_hostname=server_hostname
         )
         self._wire: Deque[bytes] = deque()  # the client's TLS bytes not yet fed to the server
