@@ -513,3 +513,22 @@ def test_TLS_handshake_timeout_none_waits_for_the_client(
     server = make_server("ThreadingTLSTCPServer", server_context, handshake_timeout=None)
     with serving(server):
         assert round_trip(server.server_address, client_context).startswith(b"HELLO TLS")
+
+
+@pytest.mark.parametrize("nodelay", [True, False])
+def test_TLSMixIn_tcp_nodelay_on_accepted_connections(
+    nodelay: bool, server_context: ssl.SSLContext, client_context: ssl.SSLContext
+) -> None:
+    # Nagle's algorithm would hold a small reply after the TLS 1.3 session tickets until
+    # the client's delayed ACK; TLSMixIn turns it off unless told not to.
+    seen: queue.Queue[int] = queue.Queue()
+
+    class Inspect(netserve.BaseRequestHandler):
+        def handle(self) -> None:
+            seen.put(self.request.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            self.request.sendall(b"ok")
+
+    server = make_server("TLSTCPServer", server_context, Inspect, tcp_nodelay=nodelay)
+    with serving(server), tls_connect(server.server_address, client_context) as client:
+        assert client.recv(2) == b"ok"
+    assert bool(seen.get(timeout=TIMEOUT)) is nodelay
