@@ -100,8 +100,7 @@ def load_tls_context(certfile: str, keyfile: Optional[str] = None) -> ssl.SSLCon
         keyfile: the private key, when it is in a file of its own.
 
     Returns:
-        A context made with ``ssl.PROTOCOL_TLS_SERVER`` and the standard library's
-        defaults for serving (``ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)``).
+        A context made with ``ssl.PROTOCOL_TLS_SERVER``, TLS 1.2 at least.
 
     Raises:
         argparse.ArgumentTypeError: naming the file when it cannot be read or holds no
@@ -113,7 +112,8 @@ def load_tls_context(certfile: str, keyfile: Optional[str] = None) -> ssl.SSLCon
         ...
         argparse.ArgumentTypeError: cannot load certificate 'missing.pem': No such file or directory
     """
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
         context.load_cert_chain(certfile, keyfile)
     except ssl.SSLError as exc:

@@ -121,4 +121,5 @@ def test_cli_tls_options_carry_a_server_context(pem_files: tuple[Path, Path, Pat
     options = parse_options(["--unix", "/tmp/x.sock", "--tls", str(combined), "--sync"])
     assert options.ssl_context is not None
     assert options.ssl_context.protocol == ssl.PROTOCOL_TLS_SERVER
+    assert options.ssl_context.minimum_version == ssl.TLSVersion.TLSv1_2
     assert parse_options(["--tcp", "127.0.0.1:0"]).ssl_context is None
