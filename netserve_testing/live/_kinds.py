@@ -28,7 +28,7 @@ __all__ = [
 
 #: Transports in the default matrix (``tcp6`` and ``udp6`` are served on ``::1`` on request).
 TRANSPORTS: Tuple[str, ...] = ("tcp", "udp", "unix_stream", "unix_dgram")
-_EXTRA_TRANSPORTS: Tuple[str, ...] = ("tcp6", "udp6", "tls")
+_EXTRA_TRANSPORTS: Tuple[str, ...] = ("tcp6", "udp6", "tls", "tls6")
 #: How a server runs its requests: in the serving thread, a thread each, a child each, a pool.
 CONCURRENCIES: Tuple[str, ...] = ("sync", "threading", "forking", "pool")
 
@@ -40,6 +40,7 @@ _BASES = {
     "unix_stream": "UnixStreamServer",
     "unix_dgram": "UnixDatagramServer",
     "tls": "TLSTCPServer",
+    "tls6": "TLSTCPServer",
 }
 _PREFIXES = {"sync": "", "threading": "Threading", "forking": "Forking", "pool": "ThreadPool"}
 _MIXINS = {"threading": "ThreadingMixIn", "forking": "ForkingMixIn", "pool": "ThreadPoolMixIn"}
@@ -51,6 +52,7 @@ _FAMILIES = {
     "unix_stream": socket.AF_UNIX,
     "unix_dgram": socket.AF_UNIX,
     "tls": socket.AF_INET,
+    "tls6": socket.AF_INET6,
 }
 # Selectors that name a group of kinds rather than one transport or concurrency.
 _GROUPS: Dict[str, Callable[[ServerKind], bool]] = {
@@ -68,7 +70,7 @@ class ServerKind:
 
     Attributes:
         transport: ``"tcp"``, ``"tcp6"``, ``"udp"``, ``"udp6"``, ``"unix_stream"``,
-            ``"unix_dgram"`` or ``"tls"`` (TLS over TCP, IPv4).
+            ``"unix_dgram"``, ``"tls"`` or ``"tls6"`` (TLS over TCP, IPv4 or IPv6).
         concurrency: ``"sync"``, ``"threading"``, ``"forking"`` or ``"pool"``.
 
     Example:
@@ -119,12 +121,12 @@ class ServerKind:
     @property
     def is_stream(self) -> bool:
         """Whether the kind serves a stream (TCP, Unix stream) rather than datagrams."""
-        return self.transport in ("tcp", "tcp6", "unix_stream", "tls")
+        return self.transport in ("tcp", "tcp6", "unix_stream", "tls", "tls6")
 
     @property
     def is_tls(self) -> bool:
         """Whether the kind serves TLS (``tls-*``, a :class:`netserve.TLSMixIn` server)."""
-        return self.transport == "tls"
+        return self.transport in ("tls", "tls6")
 
     @property
     def family(self) -> int:
@@ -193,7 +195,7 @@ def select_kinds(*selectors: Union[str, Iterable[str]]) -> List[ServerKind]:
     (``"forking"``...) or a kind id (``"udp-pool"``); ``"a,b"`` or a list means
     either. Several selectors narrow: ``select_kinds("stream", "threading")``.
     Naming ``tcp6``/``udp6`` adds the IPv6 kinds, and naming ``tls`` (or a ``tls-*`` id)
-    the TLS kinds: neither is in the default matrix.
+    the TLS kinds (``tls6``: TLS on ``::1``): none is in the default matrix.
 
     Raises:
         ValueError: A selector matches nothing it could name.

@@ -218,3 +218,23 @@ def test_tls_kind_in_a_users_suite_across_plaintext_and_tls(pytester: pytest.Pyt
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error")
     result.assert_outcomes(passed=8 + 16, failed=1)
     result.stdout.fnmatch_lines(["*expected b'HI\\n', received b'nope\\n'*"])
+
+
+def _has_ipv6_loopback() -> bool:
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _has_ipv6_loopback(), reason="no IPv6 loopback")
+@pytest.mark.netserve_kinds("tls6")
+def test_tls6_kind_serves_on_ipv6_loopback(netserve: Any, server_kind: Any) -> None:
+    server = netserve.serve(Upper, server_kind)
+    assert server.address[0] == "::1"
+    server.connect().send_line("six").expect_line("SIX")
+    assert [kind.id for kind in select_kinds("tls6", "pool")] == ["tls6-pool"]
