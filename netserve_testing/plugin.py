@@ -186,7 +186,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "netserve_kinds(*selectors): run the test once per server kind it selects, through "
         "the server_kind fixture; selectors: 'all', 'stream', 'datagram', 'inet', 'unix', "
-        "a transport ('tcp', 'udp', 'unix_stream', 'unix_dgram', 'tcp6', 'udp6', 'tls'), a "
+        "a transport ('tcp', 'udp', 'unix_stream', 'unix_dgram', 'tcp6', 'udp6', 'tls', 'tls6'), a "
         "concurrency ('sync', 'threading', 'forking', 'pool') or a kind id ('udp-pool'); "
         "'a,b' means either, several arguments narrow; --netserve-kinds narrows further",
     )
@@ -358,7 +358,7 @@ def server_kind(request: pytest.FixtureRequest) -> ServerKind:
     the ``--netserve-backend`` has no class for (``socketserver`` has no thread
     pool) are left out the same way. The TLS kinds (``tls-sync``, ``tls-threading``,
     ``tls-forking``, ``tls-pool``) and IPv6 kinds are opt-in: a selector naming
-    ``tls`` (``"tcp,tls"``) or ``tcp6``/``udp6`` adds them. Pass it
+    ``tls`` (``"tcp,tls"``), ``tls6``, ``tcp6`` or ``udp6`` adds them. Pass it
     on: ``netserve.serve(Handler, server_kind)``; ``server_kind.is_stream`` tells
     which handler to use, ``server_kind.is_tls`` whether it speaks TLS.
     """
