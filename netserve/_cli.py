@@ -463,7 +463,7 @@ def make_server(options: Options) -> BaseServer:
     if options.ssl_context is not None:
         attributes["ssl_context"] = options.ssl_context
         bases = (_RequestLogMixIn, TLSMixIn, base)
-        name = name.replace("Server", "TLSServer")
+        name = name.replace("TCPServer", "TLSTCPServer").replace("UnixStream", "TLSUnixStream")
     server_class: type[BaseServer] = type(name, bases, attributes)
     return server_class(options.address, options.handler)
 

@@ -115,6 +115,9 @@ class FakeTLSSocket(FakeStreamSocket):
         self._wire: Deque[bytes] = deque()  # the client's TLS bytes not yet fed to the server
         self._client_done = False  # the client sent its close_notify (and EOF)
         self._plain = False  # after unwrap(): plaintext both ways
+        # TLS keeps order: what the handler read is a prefix of what the client wrote.
+        self._client_wrote = bytearray()
+        self._handler_read = 0
         self.wire_in: List[bytes] = []
         self.wire_out = bytearray()
         self._handshake()
@@ -179,6 +182,7 @@ class FakeTLSSocket(FakeStreamSocket):
             return False
         plaintext = FakeStreamSocket._read(self, _CLIENT_READ, 0, name)
         if plaintext:
+            self._client_wrote += plaintext
             self.client.write(plaintext)
         else:
             self._client_done = True
@@ -205,8 +209,6 @@ class FakeTLSSocket(FakeStreamSocket):
             return FakeStreamSocket._read(self, size, flags, name)
         if flags:
             raise ValueError(f"non-zero flags not allowed in calls to {name}() on {type(self)}")
-        if self._fd < 0:
-            raise OSError(9, "Bad file descriptor")
         while True:
             try:
                 data = self._tls.read(size)
@@ -222,6 +224,7 @@ class FakeTLSSocket(FakeStreamSocket):
                 data = b""
             if data:
                 self._idle_reads = 0
+                self._handler_read += len(data)
             else:
                 self._count_idle_read(name, size, "it read EOF")
             return data
@@ -234,6 +237,12 @@ class FakeTLSSocket(FakeStreamSocket):
         self._to_client()
         received = self._drain_client()
         FakeStreamSocket._record(self, received)
+
+    @property
+    def unread(self) -> bytes:
+        """Plaintext the client sent that the handler has not read (encrypted or not yet)."""
+        in_flight = bytes(self._client_wrote[self._handler_read :])
+        return in_flight + b"".join(self._chunks)  # the rest, not yet encrypted
 
     # -- ssl.SSLSocket methods ------------------------------------------------------
     @property

@@ -123,3 +123,16 @@ def test_cli_tls_options_carry_a_server_context(pem_files: tuple[Path, Path, Pat
     assert options.ssl_context.protocol == ssl.PROTOCOL_TLS_SERVER
     assert options.ssl_context.minimum_version == ssl.TLSVersion.TLSv1_2
     assert parse_options(["--tcp", "127.0.0.1:0"]).ssl_context is None
+
+
+def test_cli_tls_server_class_names_say_tls(pem_files: tuple[Path, Path, Path]) -> None:
+    from netserve._cli import make_server
+
+    combined, _, _ = pem_files
+    server = make_server(
+        parse_options(["--tcp", "127.0.0.1:0", "--tls", str(combined), "--pool", "2"])
+    )
+    try:
+        assert type(server).__name__ == "ThreadPoolTLSTCPServer"
+    finally:
+        server.server_close()

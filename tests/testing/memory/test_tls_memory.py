@@ -151,3 +151,15 @@ def test_FakeTLSSocket_handshake_failure_raises_the_ssl_error() -> None:
 def test_FakeTLSSocket_recv_flags_are_refused_as_by_SSLSocket() -> None:
     with FakeTLSSocket(b"x") as sock, pytest.raises(ValueError, match="non-zero flags"):
         sock.recv(1, socket.MSG_PEEK)
+
+
+def test_run_handler_tls_unread_counts_plaintext_still_encrypted_or_queued() -> None:
+    class FirstLine(socketserver.StreamRequestHandler):
+        rbufsize = 0  # read byte by byte: nothing past the line is taken from the socket
+
+        def handle(self) -> None:
+            self.wfile.write(self.rfile.readline().upper())
+
+    result = run_handler(FirstLine, [b"one\ntwo\n", b"three\n"], tls=True)
+    assert result.sent == b"ONE\n"
+    assert result.unread == b"two\nthree\n"
