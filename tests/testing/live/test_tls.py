@@ -146,7 +146,8 @@ def test_check_liveness_passes_with_TLSMixIn(netserve: Any, server_kind: Any) ->
 
 
 def test_check_liveness_passes_on_sync_with_a_short_handshake_timeout(netserve: Any) -> None:
-    check_liveness(netserve.serve(Upper, "tls-sync", handshake_timeout=0.1))
+    # Each stalled client holds the loop for 1 s, then the probe (5 s) is served.
+    check_liveness(netserve.serve(Upper, "tls-sync", handshake_timeout=1.0))
 
 
 def test_check_liveness_plaintext_threading_server_with_a_probe(netserve: Any) -> None:
