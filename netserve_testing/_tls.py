@@ -98,6 +98,11 @@ class SessionCA:
     def server_context(self, *, require_client_cert: bool = False) -> ssl.SSLContext:
         """The server context (shared): the certificate for localhost, 127.0.0.1 and ::1.
 
+        It sends no TLS 1.3 session tickets (``num_tickets = 0``): a ticket the client
+        never reads is unread data on its socket, and closing a socket with unread data
+        sends a reset, which a correct handler's next read would see as
+        ``ConnectionResetError`` (or not, depending on timing and Python version).
+
         Args:
             require_client_cert: Mutual TLS: clients must present a certificate from
                 this CA (``verify_mode = CERT_REQUIRED``).
@@ -110,6 +115,7 @@ class SessionCA:
             context = self._server_contexts.get(require_client_cert)
             if context is None:
                 context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                context.num_tickets = 0
                 self._server_cert.configure_cert(context)
                 if require_client_cert:
                     self.ca.configure_trust(context)

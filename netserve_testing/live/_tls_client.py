@@ -127,6 +127,21 @@ class TLSClient(StreamClient):
         self.tls.write(data)
         self._flush()
 
+    def disconnect(self) -> None:
+        """Send a TLS close_notify (without waiting) and close the socket. Safe to call twice.
+
+        The handler's next read then ends cleanly (``b""``), as with a plain client.
+        """
+        if not self._closed:
+            with contextlib.suppress(ssl.SSLError, ValueError, OSError):
+                with contextlib.suppress(ssl.SSLWantReadError):
+                    self.tls.unwrap()
+                data = self._outgoing.read()
+                if data:
+                    self.sock.setblocking(False)  # never wait on a peer that stopped reading
+                    self.sock.send(data)
+        super().disconnect()
+
     def close(self) -> TLSClient:
         """Send a TLS close_notify and shut down the sending side; the client can still read.
 
