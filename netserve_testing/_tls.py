@@ -102,6 +102,9 @@ class SessionCA:
         never reads is unread data on its socket, and closing a socket with unread data
         sends a reset, which a correct handler's next read would see as
         ``ConnectionResetError`` (or not, depending on timing and Python version).
+        A client of your own that writes right after its handshake should set
+        ``TCP_NODELAY`` (``http.client``, urllib3 and the kit's clients do), or its
+        first write waits for the server's delayed ACK.
 
         Args:
             require_client_cert: Mutual TLS: clients must present a certificate from

@@ -126,6 +126,7 @@ def tls_stream_pair() -> Iterator[Tuple[ssl.SSLSocket, StreamPeer]]:
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)
         client = socket.create_connection(listener.getsockname()[:2], timeout=_PEER_TIMEOUT)
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with client:
             accepted, _ = listener.accept()
             accepted.settimeout(_PEER_TIMEOUT)

@@ -76,6 +76,10 @@ class TLSClient(StreamClient):
         try:
             sock.settimeout(DEFAULT_TIMEOUT if timeout is None else timeout)
             sock.connect(_unix_path(address) if family == socket.AF_UNIX else address)
+            if family != socket.AF_UNIX:
+                # TLS writes whole records; with Nagle the first write after the
+                # handshake would wait for the server's delayed ACK of Finished (~40 ms).
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             super().__init__(sock, address, timeout)
             self._incoming = ssl.MemoryBIO()
             self._outgoing = ssl.MemoryBIO()
