@@ -126,6 +126,7 @@ def tls_exchange(address: Tuple[str, int], messages: List[bytes]) -> Callable[[]
 
     def exchange() -> bytes:
         raw = socket.create_connection(address)
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as http.client does
         with context.wrap_socket(raw, server_hostname="localhost") as sock:
             reply = b""
             for message in messages:
