@@ -239,3 +239,13 @@ def test_tls6_kind_serves_on_ipv6_loopback(netserve: Any, server_kind: Any) -> N
     assert server.address[0] == "::1"
     server.connect().send_line("six").expect_line("SIX")
     assert [kind.id for kind in select_kinds("tls6", "pool")] == ["tls6-pool"]
+
+
+def test_tls_without_trustme_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from netserve_testing import SessionCA, TLSUnavailable
+
+    monkeypatch.setitem(sys.modules, "trustme", None)  # as if it were not installed
+    with pytest.raises(TLSUnavailable, match="tls testing needs trustme: pip install trustme"):
+        SessionCA()
