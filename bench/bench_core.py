@@ -8,7 +8,14 @@ Measures, for both libraries with the same handlers:
   ``shutdown()``, ``server_close()`` (median and p90; also with ``poll_interval=0.01``);
 - request rates under ``ThreadingMixIn``: TCP with a new connection per request, many round
   trips on one TCP connection, and UDP request/reply;
-- the same rates for netserve's ``ThreadPool*`` servers, against the stdlib's ``Threading*``.
+- the same rates for netserve's ``ThreadPool*`` servers, against the stdlib's ``Threading*``;
+- a flood: hundreds of connections at once against netserve's pool of 2 workers (its queue
+  bounded by ``max_queued``) and the stdlib's ``ThreadingTCPServer`` (no pool there): the
+  connections the server process holds, and the time ``shutdown()`` + ``server_close()``
+  takes right after;
+- ``shutdown()`` of a forking server at ``max_children`` while its child is busy;
+- ``import`` time in a fresh interpreter with cached bytecode (CPU time of the import
+  statement), ``import netserve`` against ``import socketserver``.
 
 The stdlib's ``shutdown()`` waits for its next poll, about half a second per sample, so its
 sample counts are bounded separately (``--stdlib-samples``). Usage::
@@ -26,7 +33,9 @@ import platform
 import socket
 import socketserver
 import statistics
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -48,11 +57,11 @@ class Row:
     name: str
     stdlib: float
     netserve: float
-    unit: str  # "ms": lower is better; "req/s": higher is better
+    unit: str  # "ms" and "fds": lower is better; "req/s": higher is better
 
     def speedup(self) -> float:
         """How many times better netserve is (above 1: netserve is better)."""
-        if self.unit == "ms":
+        if self.unit in ("ms", "fds"):
             return self.stdlib / self.netserve if self.netserve else math.inf
         return self.netserve / self.stdlib if self.stdlib else math.inf
 
@@ -355,7 +364,145 @@ def run(args: argparse.Namespace) -> list[Row]:
             lambda: measure(ns_class, ns),  # noqa: B023
         )
         rows.append(Row(name, std_rate, ns_rate, "req/s"))
+
+    progress(f"flood of {args.flood} connections")
+    std_flood = flood(socketserver.ThreadingTCPServer, std, args.flood, args.flood_hold)
+    ns_flood = flood(FloodPool, ns, args.flood, args.flood_hold)
+    rows.append(Row(f"flood, {args.flood} conns: fds held (pool: 2 workers)",
+                    std_flood[0], ns_flood[0], "fds"))  # fmt: skip
+    rows.append(Row("  then shutdown()+server_close()", std_flood[1], ns_flood[1], "ms"))
+
+    if hasattr(os, "fork"):
+        progress("forking shutdown() at max_children")
+        std_fork = [forking_shutdown_at_bound(socketserver, args.hold) for _ in range(r)]
+        ns_fork = [forking_shutdown_at_bound(netserve, args.hold) for _ in range(r)]
+        rows.append(Row("forking shutdown() at max_children, median",
+                        *_medians(std_fork, ns_fork), "ms"))  # fmt: skip
+
+    progress("import time")
+    std_import, ns_import = import_times(args.imports)
+    rows.append(Row("import, fresh interpreter, CPU median", std_import, ns_import, "ms"))
     return rows
+
+
+class FloodPool(netserve.ThreadPoolTCPServer):
+    """netserve's pool as the flood meets it: 2 workers, the default ``max_queued``."""
+
+    max_workers = 2
+
+
+def _open_fd_count() -> int:
+    return len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else 0
+
+
+def flood(server_class: type, lib: Library, connections: int, hold: float) -> tuple[float, float]:
+    """Connect ``connections`` clients at once to a handler that works ``hold`` seconds each.
+
+    Returns the most descriptors the server held while the clients connected and for
+    ``hold`` seconds after (its own and the accepted connections: the process's count
+    less the clients', sampled every millisecond), and the time of ``shutdown()`` +
+    ``server_close()`` right after, in ms.
+    """
+
+    class Work(lib.module.BaseRequestHandler):  # type: ignore[name-defined,misc]
+        def handle(self) -> None:
+            time.sleep(hold)
+            self.request.sendall(b"done")
+
+    flood_class = type("Flood", (server_class,), {"request_queue_size": connections + 16})
+    before = _open_fd_count()
+    server = flood_class((HOST, 0), Work)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    clients: list[socket.socket] = []
+    peak = [0]
+    sampling = threading.Event()
+
+    def sample() -> None:
+        while not sampling.wait(0.001):
+            peak[0] = max(peak[0], _open_fd_count() - before - len(clients))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        for _ in range(connections):
+            clients.append(socket.create_connection(server.server_address, CLIENT_TIMEOUT))
+        time.sleep(hold)  # the flood goes on: the first requests are still being worked
+        sampling.set()
+        sampler.join()
+        started = time.perf_counter()
+        server.shutdown()
+        server.server_close()
+        closed = (time.perf_counter() - started) * 1000
+        thread.join(CLIENT_TIMEOUT)
+    finally:
+        sampling.set()
+        for client in clients:
+            client.close()
+    return float(peak[0]), closed
+
+
+def forking_shutdown_at_bound(module: ModuleType, hold: float) -> float:
+    """``shutdown()`` (ms) of a forking server at ``max_children = 1`` whose child is busy.
+
+    The child says ready, then works ``hold`` seconds; ``shutdown()`` is timed from then.
+    """
+
+    class Busy(module.BaseRequestHandler):  # type: ignore[name-defined,misc]
+        def handle(self) -> None:
+            self.request.sendall(b"ready")
+            time.sleep(hold)
+
+    server_class = type("Bound", (module.ForkingTCPServer,), {"max_children": 1})
+    server = server_class((HOST, 0), Busy)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with socket.create_connection(server.server_address, CLIENT_TIMEOUT) as client:
+            client.recv(5)
+            started = time.perf_counter()
+            server.shutdown()
+            took = (time.perf_counter() - started) * 1000
+            client.shutdown(socket.SHUT_RDWR)
+        thread.join(CLIENT_TIMEOUT)
+    finally:
+        server.server_close()
+    return took
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def import_times(runs: int) -> tuple[float, float]:
+    """Median ``import`` time (ms of CPU) of socketserver and of netserve.
+
+    Each run is a fresh ``python -S`` (no site: only the import itself) that times its
+    import with ``time.process_time()``: CPU time, which other processes on a busy
+    machine do not inflate as they do wall time. Bytecode is cached in a private prefix
+    by a warm-up run of each; the runs alternate.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    with tempfile.TemporaryDirectory() as cache:
+        env["PYTHONPYCACHEPREFIX"] = cache
+
+        def once(module: str) -> float:
+            code = (
+                f"import sys, time; sys.path.insert(0, {ROOT!r}); "
+                f"started = time.process_time(); import {module}; "
+                "print(time.process_time() - started)"
+            )
+            completed = subprocess.run(
+                [sys.executable, "-S", "-c", code],
+                capture_output=True,
+                text=True,
+                env=env,
+                check=True,
+            )
+            return float(completed.stdout) * 1000
+
+        once("socketserver")
+        once("netserve")
+        return interleaved(runs, lambda: once("socketserver"), lambda: once("netserve"))
 
 
 def _medians(stdlib: Sequence[float], ours: Sequence[float]) -> tuple[float, float]:
@@ -363,6 +510,8 @@ def _medians(stdlib: Sequence[float], ours: Sequence[float]) -> tuple[float, flo
 
 
 def _format_value(value: float, unit: str) -> str:
+    if unit == "fds":
+        return f"{value:,.0f} fds"
     if unit == "ms":
         return f"{value:.3f} ms" if value < 10 else f"{value:.1f} ms"
     return f"{value:,.0f} req/s"
@@ -425,6 +574,19 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--requests", type=int, help="requests per rate run (default 1000)")
     parser.add_argument("--clients", type=int, default=4, help="client threads (default 4)")
     parser.add_argument("--repeat", type=int, help="rate runs per library (default 3)")
+    parser.add_argument("--flood", type=int, help="connections in the flood (default 300)")
+    parser.add_argument(
+        "--flood-hold",
+        type=float,
+        default=0.05,
+        help="seconds each flood request works (default 0.05)",
+    )
+    parser.add_argument(
+        "--hold",
+        type=float,
+        help="seconds the busy forked child works (default 0.5)",
+    )
+    parser.add_argument("--imports", type=int, help="fresh interpreters per library (default 20)")
     parser.add_argument(
         "--settle",
         type=float,
@@ -432,13 +594,29 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help="idle seconds before each timed shutdown() (default 0.02)",
     )
     args = parser.parse_args(argv)
-    defaults = {"samples": 200, "stdlib_samples": 10, "requests": 1000, "repeat": 3}
+    defaults = {
+        "samples": 200,
+        "stdlib_samples": 10,
+        "requests": 1000,
+        "repeat": 3,
+        "flood": 300,
+        "hold": 0.5,
+        "imports": 20,
+    }
     if args.quick:
-        defaults = {"samples": 10, "stdlib_samples": 1, "requests": 100, "repeat": 1}
+        defaults = {
+            "samples": 10,
+            "stdlib_samples": 1,
+            "requests": 100,
+            "repeat": 1,
+            "flood": 50,
+            "hold": 0.05,
+            "imports": 2,
+        }
     for name, value in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
-    for name in ("samples", "stdlib_samples", "requests", "clients", "repeat"):
+    for name in ("samples", "stdlib_samples", "requests", "clients", "repeat", "flood", "imports"):
         if getattr(args, name) < 1:
             parser.error(f"argument --{name.replace('_', '-')}: must be at least 1")
     return args

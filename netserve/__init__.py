@@ -27,7 +27,10 @@ from ._errors import (
     ShutdownDeadlockError,
 )
 from ._handlers import BaseRequestHandler, DatagramRequestHandler, StreamRequestHandler
+from ._handlers import _SocketWriter as _SocketWriter
 from ._mixins import ForkingMixIn, ThreadingMixIn, ThreadPoolMixIn
+from ._mixins import _NoThreads as _NoThreads
+from ._mixins import _Threads as _Threads
 from ._predefined import (
     ForkingTCPServer,
     ForkingUDPServer,
@@ -43,6 +46,7 @@ from ._predefined import (
     ThreadPoolUnixStreamServer,
 )
 from ._servers import BaseServer, TCPServer, UDPServer, UnixDatagramServer, UnixStreamServer
+from ._servers import _ServerSelector as _ServerSelector
 from ._tls import (
     ForkingTLSTCPServer,
     ThreadingTLSTCPServer,
@@ -51,6 +55,10 @@ from ._tls import (
     TLSMixIn,
     TLSTCPServer,
 )
+
+# The "X as X" imports above are socketserver's private names that code written for it
+# imports or patches (_ServerSelector, _SocketWriter, _Threads, _NoThreads), with the
+# same meaning; they stay out of __all__, as in socketserver.
 
 __version__ = "0.1.0"
 

@@ -6,9 +6,12 @@ import operator
 import os
 import socket
 import sys
-from typing import Any, Tuple
 
 from ._errors import AddressError, AddressTypeError, PortOutOfRangeError
+
+TYPE_CHECKING = False  # typing is for type checkers only (the cost of "import netserve")
+if TYPE_CHECKING:
+    from typing import Any, Tuple
 
 # Size of ``sockaddr_un.sun_path``: 108 on Linux, 104 on macOS and the BSDs.
 SUN_PATH_SIZE = 108 if sys.platform.startswith("linux") else 104

@@ -1,9 +1,10 @@
 """``python -m netserve``: serve a request handler until SIGINT or SIGTERM.
 
-The command picks a server class from a transport (``--tcp``, ``--udp``, ``--unix``; ``--tls
-CERTFILE`` adds TLS to a stream transport) and a concurrency model (``--threading``, the
-default; ``--forking``; ``--pool N``; ``--sync``),
-prints the address it bound, logs one line per request to stderr through the ``netserve``
+The command picks a server class from a transport (``--tcp``, ``--udp``, ``--unix``,
+``--unix-dgram``) and a concurrency model (``--threading``, the default; ``--forking``;
+``--pool N``; ``--sync``), or takes one as is (``--server-class MODULE:CLASS``); ``--attr
+NAME=VALUE`` sets server class attributes; ``--tls CERTFILE`` adds TLS to a stream server.
+It prints the address it bound, logs one line per request to stderr through the ``netserve``
 logger, and on the first SIGINT or SIGTERM stops accepting requests, waits for the running
 ones and exits 0. A second signal stops at once, with status 1.
 """
@@ -11,6 +12,7 @@ ones and exits 0. A second signal stops at once, with status 1.
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
 import inspect
 import logging
@@ -31,15 +33,19 @@ from . import (
     BaseServer,
     ForkingTCPServer,
     ForkingUDPServer,
+    ForkingUnixDatagramServer,
     ForkingUnixStreamServer,
     TCPServer,
     ThreadingTCPServer,
     ThreadingUDPServer,
+    ThreadingUnixDatagramServer,
     ThreadingUnixStreamServer,
     ThreadPoolTCPServer,
     ThreadPoolUDPServer,
+    ThreadPoolUnixDatagramServer,
     ThreadPoolUnixStreamServer,
     UDPServer,
+    UnixDatagramServer,
     UnixStreamServer,
 )
 from ._echo import UpperCaseDatagramEchoHandler, UpperCaseEchoHandler
@@ -66,7 +72,15 @@ _SERVER_CLASSES: dict[tuple[str, str], type[BaseServer]] = {
     ("unix", "threading"): ThreadingUnixStreamServer,
     ("unix", "forking"): ForkingUnixStreamServer,
     ("unix", "pool"): ThreadPoolUnixStreamServer,
+    ("unix-dgram", "sync"): UnixDatagramServer,
+    ("unix-dgram", "threading"): ThreadingUnixDatagramServer,
+    ("unix-dgram", "forking"): ForkingUnixDatagramServer,
+    ("unix-dgram", "pool"): ThreadPoolUnixDatagramServer,
 }
+#: The transports whose requests are datagrams, served by the datagram echo by default.
+DATAGRAM_TRANSPORTS = ("udp", "unix-dgram")
+#: The transports whose address is a Unix socket path.
+UNIX_TRANSPORTS = ("unix", "unix-dgram")
 
 
 @dataclass(frozen=True)
@@ -75,10 +89,14 @@ class Options:
 
     Attributes:
         handler: the request handler class.
-        transport: ``"tcp"``, ``"udp"`` or ``"unix"``.
-        address: ``(host, port)`` for tcp and udp, a path for unix (leading NUL: abstract).
-        concurrency: ``"threading"``, ``"forking"``, ``"pool"`` or ``"sync"``.
+        transport: ``"tcp"``, ``"udp"``, ``"unix"`` or ``"unix-dgram"``.
+        address: ``(host, port)`` for tcp and udp, a path for the unix transports
+            (leading NUL: abstract).
+        concurrency: ``"threading"``, ``"forking"``, ``"pool"`` or ``"sync"``; ``"custom"``
+            with ``server_class``.
         pool_size: the pool's ``max_workers`` when concurrency is ``"pool"``, else None.
+        server_class: the class from ``--server-class``, used as is, or None.
+        attributes: ``(name, value)`` pairs from ``--attr``, set as class attributes.
         ssl_context: the server context loaded from ``--tls`` (and ``--tls-key``), or None
             to serve without TLS.
     """
@@ -88,6 +106,8 @@ class Options:
     address: Address
     concurrency: str
     pool_size: Optional[int] = None
+    server_class: Optional[type] = None
+    attributes: tuple[tuple[str, object], ...] = ()
     ssl_context: Optional[ssl.SSLContext] = None
 
 
@@ -214,6 +234,83 @@ def parse_pool_size(value: str) -> int:
     return size
 
 
+def parse_attribute(value: str) -> tuple[str, object]:
+    """Parse ``--attr NAME=VALUE``: a Python literal if it is one, else the text as a string.
+
+    Raises:
+        argparse.ArgumentTypeError: naming the value when NAME is not an identifier.
+
+    Example:
+        >>> parse_attribute("max_children=8"), parse_attribute("hub=main")
+        (('max_children', 8), ('hub', 'main'))
+    """
+    name, equals, text = value.partition("=")
+    name = name.strip()
+    if not equals or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE with NAME an identifier: {value!r}")
+    try:
+        parsed: object = ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        parsed = text
+    return name, parsed
+
+
+def _import_attribute(spec: str, what: str) -> object:
+    # MODULE:QUALNAME -> the object, or a usage error naming spec.
+    module_name, colon, qualname = spec.partition(":")
+    if not colon or not module_name or not qualname:
+        raise argparse.ArgumentTypeError(f"expected MODULE:{what}, got {spec!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise argparse.ArgumentTypeError(f"cannot import module {module_name!r}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001  # the module's own code failed: a usage error
+        raise argparse.ArgumentTypeError(
+            f"importing module {module_name!r} failed: {type(exc).__name__}: {exc}"
+        ) from None
+    found: Any = module
+    for part in qualname.split("."):
+        try:
+            found = getattr(found, part)
+        except AttributeError:
+            raise argparse.ArgumentTypeError(
+                f"module {module_name!r} has no attribute {qualname!r}"
+            ) from None
+    return found
+
+
+def load_server_class(spec: str) -> type:
+    """Import ``MODULE:CLASS`` and check that it is a socketserver-style server class.
+
+    Any class with ``serve_forever()`` and ``server_close()`` that is called as
+    ``Class(server_address, RequestHandlerClass)`` is accepted: netserve's, the
+    standard library's, or a subclass of either.
+
+    Raises:
+        argparse.ArgumentTypeError: naming ``spec`` when it cannot be imported or is not
+            a server class.
+
+    Example:
+        >>> load_server_class("netserve:ForkingTCPServer").__name__
+        'ForkingTCPServer'
+    """
+    found = _import_attribute(spec, "CLASS")
+    if not isinstance(found, type):
+        raise argparse.ArgumentTypeError(
+            f"{spec!r} is a {type(found).__name__}, not a server class"
+        )
+    missing = [
+        name
+        for name in ("serve_forever", "server_close")
+        if not callable(getattr(found, name, None))
+    ]
+    if missing:
+        raise argparse.ArgumentTypeError(
+            f"{spec!r} is not a server class: it has no {missing[0]}() method"
+        )
+    return found
+
+
 def load_handler(spec: str) -> type:
     """Import ``MODULE:HANDLER`` and check that it is a request handler class.
 
@@ -235,27 +332,10 @@ def load_handler(spec: str) -> type:
         >>> load_handler("netserve:StreamRequestHandler").__name__
         'StreamRequestHandler'
     """
-    module_name, colon, qualname = spec.partition(":")
-    if not colon or not module_name or not qualname:
-        raise argparse.ArgumentTypeError(f"expected MODULE:HANDLER, got {spec!r}")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise argparse.ArgumentTypeError(f"cannot import module {module_name!r}: {exc}") from None
-    except Exception as exc:  # noqa: BLE001  # the module's own code failed: a usage error
-        raise argparse.ArgumentTypeError(
-            f"importing module {module_name!r} failed: {type(exc).__name__}: {exc}"
-        ) from None
-    found: Any = module
-    for part in qualname.split("."):
-        try:
-            found = getattr(found, part)
-        except AttributeError:
-            raise argparse.ArgumentTypeError(
-                f"module {module_name!r} has no attribute {qualname!r}"
-            ) from None
+    found = _import_attribute(spec, "HANDLER")
     _check_handler_class(found, spec)
-    return found  # type: ignore[no-any-return]  # checked to be a class just above
+    assert isinstance(found, type)  # checked just above
+    return found
 
 
 def _check_handler_class(found: object, spec: str) -> None:
@@ -318,6 +398,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="serve a Unix stream socket at PATH (@NAME: Linux abstract socket)",
     )
+    where.add_argument(
+        "--unix-dgram",
+        type=parse_unix_path,
+        metavar="PATH",
+        help="serve a Unix datagram socket at PATH (@NAME: Linux abstract socket)",
+    )
     how = parser.add_mutually_exclusive_group()
     how.add_argument(
         "--threading",
@@ -345,6 +431,22 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_const",
         const="sync",
         help="one request at a time, in the main thread",
+    )
+    how.add_argument(
+        "--server-class",
+        type=load_server_class,
+        metavar="MODULE:CLASS",
+        help="serve with this socketserver-style server class as is, e.g. "
+        "socketserver:ForkingTCPServer (the address option must match its family)",
+    )
+    parser.add_argument(
+        "--attr",
+        type=parse_attribute,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a server class attribute, e.g. --attr max_children=8 --attr hub=main; "
+        "VALUE is a Python literal if it parses as one, else a string (repeatable)",
     )
     parser.add_argument(
         "--tls",
@@ -377,17 +479,41 @@ def parse_options(argv: Optional[Sequence[str]] = None) -> Options:
         transport, address = "udp", namespace.udp
     elif namespace.unix is not None:
         transport, address = "unix", namespace.unix
+    elif namespace.unix_dgram is not None:
+        transport, address = "unix-dgram", namespace.unix_dgram
     else:
         transport = "tcp"
         address = namespace.tcp if namespace.tcp is not None else (DEFAULT_HOST, DEFAULT_PORT)
     handler = namespace.handler
     if handler is None:
-        handler = UpperCaseDatagramEchoHandler if transport == "udp" else UpperCaseEchoHandler
+        datagram = transport in DATAGRAM_TRANSPORTS
+        handler = UpperCaseDatagramEchoHandler if datagram else UpperCaseEchoHandler
+    attributes = tuple(namespace.attr)
     ssl_context = _parse_tls(namespace, transport)
+    if namespace.server_class is not None:
+        return Options(
+            handler,
+            transport,
+            address,
+            "custom",
+            server_class=namespace.server_class,
+            attributes=attributes,
+            ssl_context=ssl_context,
+        )
     if namespace.pool is not None:
-        return Options(handler, transport, address, "pool", namespace.pool, ssl_context)
+        return Options(
+            handler,
+            transport,
+            address,
+            "pool",
+            namespace.pool,
+            attributes=attributes,
+            ssl_context=ssl_context,
+        )
     concurrency = namespace.concurrency or "threading"
-    return Options(handler, transport, address, concurrency, ssl_context=ssl_context)
+    return Options(
+        handler, transport, address, concurrency, attributes=attributes, ssl_context=ssl_context
+    )
 
 
 def _parse_tls(namespace: argparse.Namespace, transport: str) -> Optional[ssl.SSLContext]:
@@ -396,7 +522,8 @@ def _parse_tls(namespace: argparse.Namespace, transport: str) -> Optional[ssl.SS
         if namespace.tls_key is not None:
             build_parser().error(f"argument --tls-key: needs --tls CERTFILE: {namespace.tls_key!r}")
         return None
-    if transport == "udp":
+    stream = getattr(namespace.server_class, "socket_type", socket.SOCK_STREAM)
+    if transport in DATAGRAM_TRANSPORTS or stream != socket.SOCK_STREAM:
         build_parser().error("argument --tls: tls needs a stream transport (--tcp or --unix)")
     try:
         return load_tls_context(namespace.tls, namespace.tls_key)
@@ -404,21 +531,22 @@ def _parse_tls(namespace: argparse.Namespace, transport: str) -> Optional[ssl.SS
         build_parser().error(f"argument --tls: {exc}")
 
 
-class _RequestLogMixIn(BaseServer):
-    # Put first in the bases: counts requests in the serving process (process_request runs
-    # there) and logs each one where it is handled (finish_request runs in the worker
-    # thread or child process).
+class _RequestLogMixIn:
+    # Put first in the bases of any socketserver-style class: counts requests in the
+    # serving process (process_request runs there) and logs each one where it is handled
+    # (finish_request runs in the worker thread or child process).
     request_count = 0
+    RequestHandlerClass: Any
 
     def process_request(self, request: Any, client_address: Any) -> None:
         self.request_count += 1
-        super().process_request(request, client_address)
+        super().process_request(request, client_address)  # type: ignore[misc]
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         started = time.perf_counter()
         outcome = ""
         try:
-            super().finish_request(request, client_address)
+            super().finish_request(request, client_address)  # type: ignore[misc]
         except BaseException:
             outcome = " (failed)"
             raise
@@ -440,11 +568,13 @@ def make_server(options: Options) -> BaseServer:
 
     Returns:
         A server whose class derives from the netserve class for the transport and
-        concurrency, with per-request logging added.
+        concurrency (or from ``--server-class``), with per-request logging added and the
+        ``--attr`` class attributes set.
 
     Raises:
         OSError: when binding fails (address in use, permission, unknown host...).
         netserve.AddressError: when the address is invalid (e.g. a Unix path too long).
+        ValueError: when the server class rejects a setting (e.g. ``max_children=0``).
 
     Example:
         >>> server = make_server(parse_options(["--tcp", "127.0.0.1:0"]))
@@ -452,20 +582,21 @@ def make_server(options: Options) -> BaseServer:
         'ThreadingTCPServer'
         >>> server.server_close()
     """
-    base = _SERVER_CLASSES[options.transport, options.concurrency]
+    base = options.server_class or _SERVER_CLASSES[options.transport, options.concurrency]
     attributes: dict[str, object] = {"__module__": __name__}
     if options.transport == "tcp":
         attributes["allow_reuse_address"] = True  # restart at once despite TIME_WAIT
     if options.pool_size is not None:
         attributes["max_workers"] = options.pool_size
+    attributes.update(options.attributes)
     bases: tuple[type, ...] = (_RequestLogMixIn, base)
     name = base.__name__
     if options.ssl_context is not None:
         attributes["ssl_context"] = options.ssl_context
         bases = (_RequestLogMixIn, TLSMixIn, base)
         name = name.replace("TCPServer", "TLSTCPServer").replace("UnixStream", "TLSUnixStream")
-    server_class: type[BaseServer] = type(name, bases, attributes)
-    return server_class(options.address, options.handler)
+    server_class = type(name, bases, attributes)
+    return server_class(options.address, options.handler)  # type: ignore[no-any-return]
 
 
 def format_address(transport: str, address: object) -> str:
@@ -475,7 +606,7 @@ def format_address(transport: str, address: object) -> str:
         >>> format_address("tcp", ("::1", 8000, 0, 0))
         '[::1]:8000'
     """
-    if transport == "unix":
+    if transport in UNIX_TRANSPORTS:
         path = os.fsdecode(address) if isinstance(address, (str, bytes, os.PathLike)) else ""
         return "@" + path[1:] if path.startswith("\0") else path
     return format_client_address(address)
@@ -505,7 +636,18 @@ def _describe_concurrency(options: Options) -> str:
         return f"pool of {options.pool_size} threads{tls}"
     if options.concurrency == "sync":
         return f"one request at a time{tls}"
+    if options.server_class is not None:
+        return _public_name(options.server_class) + tls
     return options.concurrency + tls
+
+
+def _public_name(cls: type) -> str:
+    # "netserve.ForkingTCPServer" rather than the private module that defines it.
+    module = cls.__module__
+    package = sys.modules.get(module.split(".")[0])
+    if getattr(package, cls.__qualname__, None) is cls:
+        module = module.split(".")[0]
+    return f"{module}.{cls.__qualname__}"
 
 
 class _SignalStopper:
@@ -531,7 +673,12 @@ class _SignalStopper:
         if self.received is not None:
             raise KeyboardInterrupt
         self.received = signal.Signals(signum).name
-        self.server.request_shutdown()
+        request_shutdown = getattr(self.server, "request_shutdown", None)
+        if request_shutdown is not None:
+            request_shutdown()
+        else:
+            # A socketserver class: its loop sees the flag within its poll_interval.
+            self.server._BaseServer__shutdown_request = True  # type: ignore[attr-defined]
 
 
 def _plural(count: int, noun: str) -> str:
@@ -645,6 +792,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return serve(options)
     except (AddressError, AddressTypeError) as exc:
         parser.error(f"argument --{options.transport}: {exc}")
+    except ValueError as exc:
+        parser.error(f"the server class rejected a setting: {exc}")
     except socket.gaierror as exc:
         host = options.address[0] if isinstance(options.address, tuple) else options.address
         parser.error(

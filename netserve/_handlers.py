@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import io
-import logging
 import socket
-from typing import TYPE_CHECKING, Any, BinaryIO, Optional, cast
 
+# typing is for type checkers only: importing it would add a third to the cost of
+# ``import netserve`` (mypy treats any TYPE_CHECKING as true).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, BinaryIO, Optional
+
     from _typeshed import ReadableBuffer
 
 __all__ = ["BaseRequestHandler", "DatagramRequestHandler", "StreamRequestHandler"]
-
-logger = logging.getLogger("netserve")
 
 
 class BaseRequestHandler:
@@ -115,11 +116,11 @@ class StreamRequestHandler(BaseRequestHandler):
             self.connection.settimeout(self.timeout)
         if self.disable_nagle_algorithm:
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
-        self.rfile = cast(BinaryIO, self.connection.makefile("rb", self.rbufsize))
+        self.rfile = self.connection.makefile("rb", self.rbufsize)  # type: ignore[assignment]
         if self.wbufsize == 0:
-            self.wfile = cast(BinaryIO, _SocketWriter(self.connection))
+            self.wfile = _SocketWriter(self.connection)  # type: ignore[assignment]
         else:
-            self.wfile = cast(BinaryIO, self.connection.makefile("wb", self.wbufsize))
+            self.wfile = self.connection.makefile("wb", self.wbufsize)  # type: ignore[assignment]
 
     def finish(self) -> None:
         """Flush :attr:`wfile` and close both files (the server closes the socket)."""
@@ -128,7 +129,11 @@ class StreamRequestHandler(BaseRequestHandler):
                 self.wfile.flush()
             except OSError as exc:
                 # The client went away: what was left cannot be delivered.
-                logger.debug("could not flush the reply to %r: %s", self.client_address, exc)
+                import logging
+
+                logging.getLogger("netserve").debug(
+                    "could not flush the reply to %r: %s", self.client_address, exc
+                )
         self.wfile.close()
         self.rfile.close()
 

@@ -1,22 +1,26 @@
-"""A bounded pool of worker threads fed from an unbounded queue of requests."""
+"""A bounded pool of worker threads fed from a queue that the server keeps bounded."""
 
 from __future__ import annotations
 
 import itertools
-import queue
 import sys
 import threading
-import weakref
-from typing import Any, Callable, List, Optional, Tuple
+from _weakrefset import WeakSet  # weakref's WeakSet, without importing all of weakref
 
-_Work = Optional[Tuple[Any, Any]]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from queue import SimpleQueue
+    from typing import Any, Callable, List, Optional, Tuple
+
+    _Work = Optional[Tuple[Any, Any]]
+
 _pool_numbers = itertools.count(1)
 
-# Idle workers block on their queue forever, so a pool whose server was never closed
-# would keep the interpreter from exiting. threading's pre-join exit hook (the one
+# Idle workers wait for work forever, so a pool whose server was never closed would keep
+# the interpreter from exiting. threading's pre-join exit hook (the one
 # concurrent.futures uses) closes every live pool first: workers finish the requests
 # they have, then exit, and the interpreter joins them as usual.
-_live_pools: weakref.WeakSet[WorkerPool] = weakref.WeakSet()
+_live_pools: WeakSet[WorkerPool] = WeakSet()
 _exit_hook_lock = threading.Lock()
 _exit_hook_registered = False
 
@@ -47,17 +51,32 @@ class WorkerPool:
     """Runs ``work(request, client_address)`` on at most ``max_workers`` threads.
 
     Threads start lazily, one per request that finds no idle worker, up to the
-    bound; requests beyond it wait in the queue. Invariant: ``_idle`` counts
-    workers that finished an item and have not yet been promised another one.
+    bound; requests beyond it wait in the queue, whose length the server bounds
+    by not accepting while :meth:`has_room` is false. Requests still queued when
+    the pool closes never start: ``discard(request, client_address)`` closes them.
+    Invariants: ``_idle`` counts workers that finished an item and have not yet
+    been promised another one; ``_on_room``, when set, is called once by the next
+    worker that takes a request out of the queue.
     """
 
-    def __init__(self, work: Callable[[Any, Any], None], max_workers: int, daemon: bool) -> None:
+    def __init__(
+        self,
+        work: Callable[[Any, Any], None],
+        max_workers: int,
+        daemon: bool,
+        discard: Callable[[Any, Any], None],
+    ) -> None:
         self._work = work
+        self._discard = discard
         self._max_workers = max_workers
         self._daemon = daemon
-        self._queue: queue.SimpleQueue[_Work] = queue.SimpleQueue()
+        # Imported here, when a server first needs a pool: "import netserve" stays cheap.
+        from queue import SimpleQueue
+
+        self._queue: SimpleQueue[_Work] = SimpleQueue()
         self._idle = threading.Semaphore(0)
         self._lock = threading.Lock()
+        self._on_room: Optional[Callable[[], None]] = None
         self._workers: List[threading.Thread] = []
         self._closed = False
         self._name = f"netserve-pool-{next(_pool_numbers)}"
@@ -81,9 +100,31 @@ class WorkerPool:
                 self._workers.append(worker)
                 worker.start()
 
+    def queued(self) -> int:
+        """Return how many requests wait for a worker."""
+        return self._queue.qsize()
+
+    def has_room(self, limit: int, on_room: Callable[[], None]) -> bool:
+        """Return whether fewer than ``limit`` requests wait; if not, call ``on_room`` later.
+
+        ``on_room`` runs once, in a worker, as soon as a worker takes a request.
+        """
+        if self._queue.qsize() < limit:
+            return True
+        self._on_room = on_room
+        # A worker may have taken a request before it could see on_room: look again.
+        if self._queue.qsize() < limit:
+            self._on_room = None
+            return True
+        return False
+
     def _run(self) -> None:
         while True:
             item = self._queue.get()
+            if self._on_room is not None:
+                on_room, self._on_room = self._on_room, None
+                if on_room is not None:
+                    on_room()
             if item is None:
                 return
             try:
@@ -94,25 +135,47 @@ class WorkerPool:
                 # What would end a request thread of ThreadingMixIn (a handle_error that
                 # re-raises, a failing shutdown_request) is reported the same way, and
                 # the worker goes on: a dead worker would shrink the pool for good.
-                exc_type, exc_value, exc_traceback = sys.exc_info()
-                threading.excepthook(
-                    threading.ExceptHookArgs(
-                        (exc_type, exc_value, exc_traceback, threading.current_thread())
-                    )
-                )
-                del exc_type, exc_value, exc_traceback
+                _report_exception()
             del item  # Drop the request before waiting for the next one.
             self._idle.release()
 
     def close(self, wait: bool) -> None:
-        """Let the workers finish the queued requests and exit; join them if ``wait``."""
+        """Close the requests that never started, let the workers finish theirs and exit.
+
+        Joins the workers (so waits for the running requests) if ``wait``.
+        """
         with self._lock:
             if self._closed:
                 return
             self._closed = True
             workers = list(self._workers)
-            for _ in workers:
-                self._queue.put(None)
+        from queue import Empty
+
+        never_started = []
+        while True:
+            try:  # Workers may take requests meanwhile: those have started.
+                item = self._queue.get_nowait()
+            except Empty:
+                break
+            if item is not None:
+                never_started.append(item)
+        for _ in workers:
+            self._queue.put(None)
+        for request, client_address in never_started:
+            try:
+                self._discard(request, client_address)
+            except Exception:
+                _report_exception()  # One failure must not keep the other requests open.
+        del never_started
         if wait:
             for worker in workers:
                 worker.join()
+
+
+def _report_exception() -> None:
+    # Reports the exception being handled as an uncaught one of the current thread.
+    exc_type, exc_value, exc_traceback = sys.exc_info()
+    threading.excepthook(
+        threading.ExceptHookArgs((exc_type, exc_value, exc_traceback, threading.current_thread()))
+    )
+    del exc_type, exc_value, exc_traceback

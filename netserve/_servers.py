@@ -8,32 +8,92 @@ returns as soon as the loop has noticed, not after ``poll_interval``.
 
 from __future__ import annotations
 
-import contextlib
-import logging
+import errno
 import os
 import selectors
 import socket
+import sys
 import threading
 import time
-from typing import Any, Callable, Optional, Tuple, TypeVar
 
 from ._address import check_server_address, describe_bind_error
 from ._errors import ShutdownDeadlockError
 
+# Names for type checkers only: importing typing and logging at run time would double
+# the cost of ``import netserve`` (mypy treats any TYPE_CHECKING as true).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import logging
+    from typing import Any, Callable, Optional, Tuple, TypeVar
+
+    #: What a server calls to handle one request: any ``(request, client_address, server)``
+    #: callable, so handler classes written for the stdlib's ``socketserver`` work too.
+    HandlerFactory = Callable[[Any, Any, Any], Any]
+
+    _ServerT = TypeVar("_ServerT", bound="BaseServer")
+
 __all__ = ["BaseServer", "TCPServer", "UDPServer", "UnixDatagramServer", "UnixStreamServer"]
 
-logger = logging.getLogger("netserve")
 
-#: What a server calls to handle one request: any ``(request, client_address, server)``
-#: callable, so handler classes written for the stdlib's ``socketserver`` work too.
-HandlerFactory = Callable[[Any, Any, Any], Any]
+def _logger() -> logging.Logger:
+    # logging is imported on first use: most servers never log anything.
+    import logging
 
-_ServerT = TypeVar("_ServerT", bound="BaseServer")
+    return logging.getLogger("netserve")
 
-# poll() scales better than select() and has no FD_SETSIZE limit.
-_Selector: Callable[[], selectors.BaseSelector] = getattr(
-    selectors, "PollSelector", selectors.SelectSelector
+
+def _log(level: str, message: str, *args: object) -> None:
+    # Logs through the "netserve" logger, at the level named ("warning", "info"). When
+    # logging cannot be imported because no file descriptor is left (accept() failing
+    # with EMFILE before anything imported logging), the line goes to stderr instead.
+    try:
+        logger = _logger()
+    except (ImportError, OSError):
+        print(f"netserve: {level.upper()}: {message % args}", file=sys.stderr)
+        return
+    getattr(logger, level)(message, *args)
+
+
+# poll() scales better than select() and has no FD_SETSIZE limit. Code written for
+# socketserver replaces it (``socketserver._ServerSelector = ...``, e.g. under eventlet):
+# the loops read it from the package at each start, so such a patch takes effect.
+if hasattr(selectors, "PollSelector"):
+    _ServerSelector: type[selectors.BaseSelector] = selectors.PollSelector
+else:  # pragma: no cover - platforms without poll()
+    _ServerSelector = selectors.SelectSelector
+
+
+def _new_selector() -> selectors.BaseSelector:
+    selector_class = getattr(sys.modules.get(__package__ or ""), "_ServerSelector", None)
+    return (selector_class or _ServerSelector)()
+
+
+#: accept() errors that mean a resource ran out: the loop backs off instead of spinning.
+_EXHAUSTION_ERRNOS = frozenset(
+    code
+    for code in (
+        getattr(errno, "EMFILE", None),
+        getattr(errno, "ENFILE", None),
+        getattr(errno, "ENOBUFS", None),
+        getattr(errno, "ENOMEM", None),
+    )
+    if code is not None
 )
+#: accept() errors that mean the socket itself is unusable (closed, never listening).
+_UNUSABLE_ERRNOS = frozenset((errno.EBADF, errno.EINVAL, errno.ENOTSOCK))
+#: The back-off after an exhaustion error doubles from the first to the last, in seconds.
+ACCEPT_BACKOFF_FIRST = 0.01
+ACCEPT_BACKOFF_LAST = 1.0
+
+
+class _AlwaysSet:
+    # The "not serving" state of a server whose __init__ never ran: shutdown() has
+    # nothing to wait for. A server gets its own Event when it starts serving.
+    def is_set(self) -> bool:
+        return True
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        return True
 
 
 class _Wakeup:
@@ -52,14 +112,17 @@ class _Wakeup:
 
     def wake(self) -> None:
         if os.getpid() == self._pid:
-            # A full pipe means wake-ups are pending already.
-            with contextlib.suppress(BlockingIOError):
+            try:
                 os.write(self._write_fd, b"\0")
+            except BlockingIOError:
+                pass  # A full pipe means wake-ups are pending already.
 
     def drain(self) -> None:
-        with contextlib.suppress(BlockingIOError):
+        try:
             while os.read(self.read_fd, 4096):
                 pass
+        except BlockingIOError:
+            pass
 
     def close(self) -> None:
         os.close(self.read_fd)
@@ -85,7 +148,9 @@ class BaseServer:
         ``finish_request(request, client_address)``.
 
     Class attributes: ``timeout`` (seconds ``handle_request()`` waits for a
-    request before calling ``handle_timeout()``; ``None`` waits forever).
+    request before calling ``handle_timeout()``; ``None`` waits forever);
+    ``log_errors`` (True: ``handle_error()`` logs through the ``netserve``
+    logger; False: it prints to stderr as ``socketserver`` does).
 
     Unlike ``socketserver``, ``shutdown()`` wakes ``serve_forever()`` at once
     instead of waiting for the next ``poll_interval`` tick, and raises
@@ -111,25 +176,58 @@ class BaseServer:
 
     timeout: Optional[float] = None
 
+    # Class-level defaults of the loop state mean "not serving": __init__ gives each
+    # server its own, but a subclass whose __init__ was replaced or skipped (as some test
+    # suites do) can still call shutdown() and server_close(). Invariant:
+    # _serving_thread is not None exactly while serve_forever() runs, and _wakeup is then
+    # its open wake-up channel (else None). Both change under _state_lock, re-entrant
+    # because request_shutdown() may run in a signal handler that interrupts the serving
+    # thread inside one of these sections.
+    _state_lock = threading.RLock()
+    _serving_thread: Optional[int] = None
+    _wakeup: Optional[_Wakeup] = None
+    _shutdown_requested = False
+    # socketserver's private name for "serve_forever() is not running", which code
+    # written for it reads (``server._BaseServer__is_shut_down.is_set()``).
+    __is_shut_down: Any = _AlwaysSet()
+    # The accept() back-off (seconds, 0 when accepts succeed) and when it ends.
+    _accept_backoff = 0.0
+    _accept_resume_at = 0.0
+
+    log_errors: bool = True
+
     def __init__(self, server_address: Any, RequestHandlerClass: HandlerFactory) -> None:
         """Store the address and the handler class; subclasses create the socket."""
         self.server_address: Any = server_address
         self.RequestHandlerClass = RequestHandlerClass
-        # Invariant: _serving_thread is not None exactly while serve_forever() runs, and
-        # _wakeup is then its open wake-up channel (else None). Both change under
-        # _state_lock, which is re-entrant because request_shutdown() may run in a signal
-        # handler that interrupts the serving thread inside one of these sections.
         self._state_lock = threading.RLock()
-        self._serving_thread: Optional[int] = None
-        self._wakeup: Optional[_Wakeup] = None
-        self._shutdown_requested = False
-        self._stopped = threading.Event()
-        self._stopped.set()
+        self.__is_shut_down = threading.Event()
+        self.__is_shut_down.set()
+
+    def _get_shutdown_request(self) -> bool:
+        return self._shutdown_requested
+
+    def _set_shutdown_request(self, value: bool) -> None:
+        if value:
+            self.request_shutdown()
+        else:
+            with self._state_lock:
+                self._shutdown_requested = False
+
+    # socketserver's private flag, which handlers and signal handlers of code written
+    # for it set to stop the loop: ``server._BaseServer__shutdown_request = True``.
+    # Here setting it wakes the loop, which stops at once.
+    __shutdown_request = property(_get_shutdown_request, _set_shutdown_request)
 
     # -- the request loop ---------------------------------------------------------------
 
     def serve_forever(self, poll_interval: Optional[float] = 0.5) -> None:
         """Handle requests until :meth:`shutdown` or :meth:`request_shutdown` is called.
+
+        While accepting fails because a resource ran out (``EMFILE``, ``ENFILE``,
+        ``ENOBUFS``, ``ENOMEM``), the loop stops waiting on the socket for 10 ms,
+        then twice as long after each new failure up to 1 s, and logs one WARNING
+        per episode; it accepts at full speed again as soon as an accept succeeds.
 
         Args:
             poll_interval: How often, in seconds, :meth:`service_actions` runs
@@ -137,18 +235,33 @@ class BaseServer:
 
         Raises:
             RuntimeError: If ``serve_forever()`` is already running on this server.
+            OSError: If the server's socket cannot serve: closed, or a stream
+                socket that is not listening (``bind_and_activate=False`` and no
+                ``server_activate()``), at the start or when it happens under the loop.
         """
         try:
             wakeup = self._start_serving()
             if wakeup is None:
                 return
-            with _Selector() as selector:
-                selector.register(self, selectors.EVENT_READ)
+            with _new_selector() as selector:
                 selector.register(wakeup.read_fd, selectors.EVENT_READ)
-                while not self._shutdown_requested:
-                    ready = selector.select(poll_interval)
+                accepting = False
+                while not self.__shutdown_request:
+                    timeout = poll_interval
+                    pause = self._accept_pause()
+                    if pause == 0:
+                        if not accepting:
+                            selector.register(self, selectors.EVENT_READ)
+                            accepting = True
+                    else:
+                        if accepting:
+                            selector.unregister(self)
+                            accepting = False
+                        if pause is not None and (timeout is None or pause < timeout):
+                            timeout = pause
+                    ready = selector.select(timeout)
                     # shutdown() during select() wins over a request that arrived with it.
-                    if self._shutdown_requested:
+                    if self.__shutdown_request:
                         break
                     for key, _ in ready:
                         if key.fileobj is self:
@@ -158,6 +271,25 @@ class BaseServer:
                     self.service_actions()
         finally:
             self._stop_serving()
+
+    def _accept_pause(self) -> Optional[float]:
+        # How long the loop should not wait on the socket: 0 to accept now, a number of
+        # seconds (the accept() back-off), or None until the loop is woken (a full pool).
+        if self._accept_backoff:
+            left = self._accept_resume_at - time.monotonic()
+            if left > 0:
+                return left
+        return 0.0
+
+    def _wake_loop(self) -> None:
+        # Makes a running serve_forever() re-check _accept_pause() at once.
+        with self._state_lock:
+            if self._wakeup is not None:
+                self._wakeup.wake()
+
+    def _check_can_serve(self) -> None:
+        # Raises OSError naming the problem if the socket cannot serve; BaseServer has none.
+        pass
 
     def _start_serving(self) -> Optional[_Wakeup]:
         # Returns the loop's wake-up channel, or None if a shutdown was already requested.
@@ -170,7 +302,10 @@ class BaseServer:
             if self._shutdown_requested:
                 self._shutdown_requested = False
                 return None
-            self._stopped.clear()
+            self._check_can_serve()
+            if "_BaseServer__is_shut_down" not in vars(self):
+                self.__is_shut_down = threading.Event()  # __init__ did not run
+            self.__is_shut_down.clear()
             self._serving_thread = threading.get_ident()
             self._wakeup = _Wakeup()
             return self._wakeup
@@ -186,7 +321,7 @@ class BaseServer:
                 wakeup.close()
             self._serving_thread = None
             self._shutdown_requested = False
-            self._stopped.set()
+            self.__is_shut_down.set()
 
     def _forget_parent_loop(self) -> None:
         # In a forked child: the parent's wake-up pipe is not this process's to use.
@@ -200,7 +335,9 @@ class BaseServer:
         Safe from any thread, including a handler of a synchronous server and
         a signal handler. If ``serve_forever()`` is not running yet, the next
         call to it returns immediately. In a forked child (a ``ForkingMixIn``
-        handler) it only affects the child's copy of the server.
+        handler) it only affects the child's copy of the server. Setting
+        ``server._BaseServer__shutdown_request = True``, as code written for
+        ``socketserver`` does, calls it.
 
         Example:
             >>> import netserve
@@ -235,7 +372,7 @@ class BaseServer:
                 "forever; call request_shutdown() there instead"
             )
         self.request_shutdown()
-        self._stopped.wait()
+        self.__is_shut_down.wait()
 
     def service_actions(self) -> None:
         """Called by ``serve_forever()`` on each pass; override for periodic work."""
@@ -252,7 +389,7 @@ class BaseServer:
         elif self.timeout is not None:
             timeout = min(timeout, self.timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
-        with _Selector() as selector:
+        with _new_selector() as selector:
             selector.register(self, selectors.EVENT_READ)
             while True:
                 if selector.select(timeout):
@@ -272,8 +409,12 @@ class BaseServer:
         # Called when the socket is readable: get_request() should not block.
         try:
             request, client_address = self.get_request()
-        except OSError:
+        except OSError as exc:
+            self._accept_failed(exc)
             return
+        if self._accept_backoff:
+            self._accept_backoff = 0.0
+            _log("info", "accepting requests again")
         if not self.verify_request(request, client_address):
             self.shutdown_request(request)
             return
@@ -285,6 +426,37 @@ class BaseServer:
         except BaseException:
             self.shutdown_request(request)
             raise
+
+    def _accept_failed(self, exc: OSError) -> None:
+        # An exhausted resource starts or lengthens a back-off (one WARNING per episode);
+        # an unusable socket stops serve_forever() rather than spin on it; any other
+        # error (a client that reset before accept) is ignored, as socketserver does.
+        if exc.errno in _EXHAUSTION_ERRNOS:
+            if self._accept_backoff:
+                self._accept_backoff = min(self._accept_backoff * 2, ACCEPT_BACKOFF_LAST)
+            else:
+                self._accept_backoff = ACCEPT_BACKOFF_FIRST
+                _log(
+                    "warning",
+                    "accepting a request failed with %s (%s): pausing accepts for %g ms, "
+                    "doubling up to %g s, until one succeeds",
+                    errno.errorcode.get(exc.errno or 0, exc.errno),
+                    exc.strerror,
+                    ACCEPT_BACKOFF_FIRST * 1000,
+                    ACCEPT_BACKOFF_LAST,
+                )
+            self._accept_resume_at = time.monotonic() + self._accept_backoff
+        elif (
+            exc.errno in _UNUSABLE_ERRNOS
+            and self._serving_thread == threading.get_ident()
+            and not self._shutdown_requested
+        ):
+            raise OSError(
+                exc.errno,
+                f"serve_forever() stopped: the server socket cannot accept "
+                f"({exc.strerror}; closed or not listening?)",
+                self.server_address,
+            ) from exc
 
     # -- override points ----------------------------------------------------------------
 
@@ -330,9 +502,25 @@ class BaseServer:
 
         Called from an ``except Exception`` block. Logs the traceback through the
         ``netserve`` logger at ERROR level; with logging not configured, Python's
-        last-resort handler still prints it to stderr.
+        last-resort handler still prints it to stderr. With :attr:`log_errors`
+        false, prints it to ``sys.stderr`` between two dashed lines instead, as
+        ``socketserver`` does, for code that captures stderr.
         """
-        logger.error("exception while processing request from %r", client_address, exc_info=True)
+        if self.log_errors:
+            _logger().error(
+                "exception while processing request from %r", client_address, exc_info=True
+            )
+            return
+        import traceback
+
+        rule = "-" * 40
+        print(rule, file=sys.stderr)
+        print(
+            f"Exception occurred during processing of request from {client_address}",
+            file=sys.stderr,
+        )
+        traceback.print_exc()
+        print(rule, file=sys.stderr)
 
     def server_close(self) -> None:
         """Clean up the server; does nothing in ``BaseServer``."""
@@ -364,7 +552,9 @@ class TCPServer(BaseServer):
 
     Class attributes: ``address_family``, ``socket_type``,
     ``request_queue_size`` (5), ``allow_reuse_address`` (False),
-    ``allow_reuse_port`` (False; only applied to IP families).
+    ``allow_reuse_port`` (False; only applied to IP families),
+    ``remove_socket_file`` (True: ``server_close()`` of a Unix server removes
+    the socket file it created; False keeps it, as ``socketserver`` does).
 
     Example:
         >>> import netserve
@@ -378,6 +568,10 @@ class TCPServer(BaseServer):
     request_queue_size: int = 5
     allow_reuse_address: bool = False
     allow_reuse_port: bool = False
+    remove_socket_file: bool = True
+    # Invariant: _socket_file is the (path, device, inode, pid) of a socket file this
+    # server created, which server_close() removes; None when there is none.
+    _socket_file: Optional[Tuple[Any, int, int, int]] = None
 
     def __init__(
         self,
@@ -389,9 +583,7 @@ class TCPServer(BaseServer):
         if family != self.address_family:
             self.address_family = family
         BaseServer.__init__(self, server_address, RequestHandlerClass)
-        # Invariant: _socket_file is the (path, device, inode) of a socket file this
-        # server created, which server_close() removes; None when there is none.
-        self._socket_file: Optional[Tuple[Any, int, int, int]] = None
+        self._socket_file = None
         self.socket = socket.socket(self.address_family, self.socket_type)
         if bind_and_activate:
             try:
@@ -438,7 +630,7 @@ class TCPServer(BaseServer):
             return
         path, device, inode, pid = self._socket_file
         self._socket_file = None
-        if pid != os.getpid():
+        if pid != os.getpid() or not self.remove_socket_file:
             return
         try:
             stat = os.stat(path)
@@ -466,6 +658,28 @@ class TCPServer(BaseServer):
         """Return the listening socket's file descriptor."""
         return self.socket.fileno()
 
+    def _check_can_serve(self) -> None:
+        sock = getattr(self, "socket", None)
+        if not isinstance(sock, socket.socket):
+            return  # Replaced by the caller: nothing to check.
+        if sock.fileno() == -1:
+            raise OSError(
+                errno.EBADF, "cannot serve: the server socket is closed", self.server_address
+            )
+        if sock.type != socket.SOCK_STREAM:
+            return
+        try:
+            listening = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+        except (OSError, AttributeError):
+            return  # The platform cannot tell.
+        if not listening:
+            raise OSError(
+                errno.EINVAL,
+                "cannot serve: the server socket is not listening "
+                "(bind_and_activate=False needs server_bind() and server_activate())",
+                self.server_address,
+            )
+
     def _socket_timeout(self) -> Optional[float]:
         return self.socket.gettimeout()
 
@@ -475,9 +689,10 @@ class TCPServer(BaseServer):
 
     def shutdown_request(self, request: Any) -> None:
         """Shut down the connection's write side so the client sees EOF, then close it."""
-        # The client may have closed or reset the connection already.
-        with contextlib.suppress(OSError):
+        try:
             request.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # The client may have closed or reset the connection already.
         self.close_request(request)
 
     def close_request(self, request: Any) -> None:
@@ -533,7 +748,8 @@ if hasattr(socket, "AF_UNIX"):
         The address is a filesystem path (``str``, ``bytes`` or path-like, at
         most 107 bytes on Linux) or, on Linux, an abstract name starting with
         a NUL byte. ``server_close()`` removes the socket file the server
-        created, and never a file it did not create.
+        created, and never a file it did not create; set the class attribute
+        ``remove_socket_file = False`` to keep it, as ``socketserver`` does.
 
         Example:
             >>> import netserve, os, tempfile

@@ -10,18 +10,20 @@ stops the server from accepting anyone else.
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import numbers
 import os
 import socket
-import ssl
 import threading
-from typing import Any, Dict, Optional
 
 from ._errors import NetserveError
 from ._mixins import ForkingMixIn, ThreadingMixIn, ThreadPoolMixIn
-from ._servers import TCPServer
+from ._servers import TCPServer, _log
+
+# Names for type checkers only: ``import netserve`` imports nothing that ``import
+# socketserver`` does not; ssl is imported when a server first checks its context.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import ssl
+    from typing import Any, Dict, Optional
 
 __all__ = [
     "TLSConfigError",
@@ -30,8 +32,6 @@ __all__ = [
     "ThreadPoolTLSTCPServer",
     "ThreadingTLSTCPServer",
 ]
-
-logger = logging.getLogger("netserve")
 
 #: Seconds a client has to complete the TLS handshake, unless the server says otherwise.
 DEFAULT_HANDSHAKE_TIMEOUT = 10.0
@@ -133,6 +133,8 @@ class TLSMixIn:
     # -- checks -------------------------------------------------------------------------
 
     def _check_context(self, context: object) -> ssl.SSLContext:
+        import ssl
+
         name = type(self).__name__
         if context is None:
             raise TLSConfigError(
@@ -152,7 +154,7 @@ class TLSMixIn:
         context = self._check_context(self.ssl_context)
         timeout = self.handshake_timeout
         if timeout is not None and (
-            isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or timeout <= 0
+            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
         ):
             raise TLSConfigError(
                 f"handshake_timeout must be a positive number of seconds or None, "
@@ -194,8 +196,10 @@ class TLSMixIn:
         context = self._check_tls_settings()
         timeout = request.gettimeout()
         if self.tcp_nodelay and request.family in (socket.AF_INET, socket.AF_INET6):
-            with contextlib.suppress(OSError):  # the client may be gone: the handshake says so
+            try:
                 request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass  # The client may be gone already: the handshake will say so.
         try:
             connection = context.wrap_socket(
                 request, server_side=True, do_handshake_on_connect=False
@@ -232,11 +236,14 @@ class TLSMixIn:
                 (``TimeoutError``), ``ConnectionResetError``...
         """
         if isinstance(exc, socket.timeout):
-            logger.info(
-                "tls handshake with %r timed out after %s s", client_address, self.handshake_timeout
+            _log(
+                "info",
+                "tls handshake with %r timed out after %s s",
+                client_address,
+                self.handshake_timeout,
             )
         else:
-            logger.info("tls handshake with %r failed: %s", client_address, exc)
+            _log("info", "tls handshake with %r failed: %s", client_address, exc)
 
     # -- ending the TLS connection in place of the accepted socket ------------------------
 

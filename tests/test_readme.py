@@ -40,6 +40,7 @@ class Upper(socketserver.StreamRequestHandler):
         for line in self.rfile:
             self.wfile.write(line.upper())
 """,
+    "## Faults on real connections: `FaultProxy`": "",
     "## Examples": f"""
 import sys
 sys.path.insert(0, {str(ROOT / "examples")!r})

@@ -23,6 +23,7 @@ from netserve._address import check_unix_address
 
 from .._tls import session_ca
 from ._clients import DatagramClient, StreamClient, connect
+from ._faults import Fault
 from ._kinds import ServerKind
 from ._leaks import (
     kill_child,
@@ -31,6 +32,7 @@ from ._leaks import (
     remove_socket_dir,
     wait_for_children,
 )
+from ._proxy import FaultProxy
 from ._recorder import Recorder, instrument
 from ._records import (
     ChecksOnExit,
@@ -146,6 +148,7 @@ class ServerHandle(ChecksOnExit):
         #: Threads a leak line of this server names already (for the factory's thread check).
         self.reported_threads: Set[threading.Thread] = set()
         self._clients: List[Client] = []
+        self._proxies: List[FaultProxy] = []
         self._closed = False
         self._own_dir: Optional[str] = None
         self._socket_file: Optional[str] = None
@@ -284,6 +287,23 @@ class ServerHandle(ChecksOnExit):
         modes = ", ".join(TLS_CLIENT_MODES)
         raise ValueError(f"unknown tls client {mode!r}, expected an ssl.SSLContext or: {modes}")
 
+    def proxy(self, *faults: Fault, seed: Optional[int] = None) -> FaultProxy:
+        """Return a :class:`~netserve_testing.FaultProxy` in front of the server (closed with it).
+
+        Example:
+            >>> proxy = server.proxy(Slice(4), Latency(0.01))  # doctest: +SKIP
+            >>> proxy.connect().send_line("hi").expect_line("HI")  # doctest: +SKIP
+            'HI'
+        """
+        if self._closed:
+            raise ValueError(f"proxy(): the server {self._recorder.description} is closed")
+        kind = "stream" if self.is_stream else "datagram"
+        proxy = FaultProxy(
+            self.address, *faults, seed=seed, kind=kind, client_timeout=self.client_timeout
+        )
+        self._proxies.append(proxy)
+        return proxy
+
     @property
     def errors(self) -> HandlerErrors:
         """Handler errors so far (from threads and forked children alike)."""
@@ -356,6 +376,8 @@ class ServerHandle(ChecksOnExit):
         try:
             for client in self._clients:
                 client.disconnect()
+            for proxy in self._proxies:
+                self._leaks.extend(proxy.teardown())
             if self._thread.is_alive():
                 _request_shutdown(self.server)
             self._thread.join(_remaining(deadline))

@@ -38,6 +38,10 @@ def test_bench_core_quick_prints_the_table() -> None:
         "TCP new connection/request, pool",
         "TCP round trips, one connection, pool",
         "UDP request/reply, pool",
+        "flood, 50 conns: fds held (pool: 2 workers)",
+        "  then shutdown()+server_close()",
+        "forking shutdown() at max_children, median",
+        "import, fresh interpreter, CPU median",
     ):
         assert any(line.startswith(row) for line in out.splitlines()), out
 
