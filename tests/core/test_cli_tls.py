@@ -136,3 +136,25 @@ def test_cli_tls_server_class_names_say_tls(pem_files: tuple[Path, Path, Path]) 
         assert type(server).__name__ == "ThreadPoolTLSTCPServer"
     finally:
         server.server_close()
+
+
+def test_cli_tls_with_server_class_and_attr(pem_files: tuple[Path, Path, Path]) -> None:
+    from netserve._cli import make_server
+
+    combined, _, _ = pem_files
+    argv = ["--tcp", "127.0.0.1:0", "--tls", str(combined), "--attr", "handshake_timeout=2.5"]
+    server = make_server(parse_options([*argv, "--server-class", "netserve:ThreadingTCPServer"]))
+    try:
+        assert type(server).__name__ == "ThreadingTLSTCPServer"
+        assert server.handshake_timeout == 2.5  # type: ignore[attr-defined]
+    finally:
+        server.server_close()
+
+
+def test_cli_tls_refuses_a_datagram_server_class(
+    capsys: pytest.CaptureFixture[str], pem_files: tuple[Path, Path, Path]
+) -> None:
+    combined, _, _ = pem_files
+    with pytest.raises(SystemExit):
+        parse_options(["--tls", str(combined), "--server-class", "netserve:UDPServer"])
+    assert "tls needs a stream transport" in capsys.readouterr().err
