@@ -6,7 +6,9 @@ time), and through a real ``ThreadingTCPServer``/``ThreadingUDPServer`` (the
 stdlib's, then netserve's) with a client on 127.0.0.1 that connects, sends,
 reads the reply to EOF and closes. Servers are started once, outside the
 timing: only the per-exchange cost is measured. The goal is a fake at least
-30 times faster than the real exchange.
+30 times faster than the real exchange. A second table shows in-memory TLS
+(``run_handler(..., tls=True)``: a real TLS session over memory buffers, handshake
+included) beside the plaintext fake and a real ``ThreadingTLSTCPServer`` exchange.
 
 ``--baseline DIR`` times the fake runs again with the ``netserve_testing`` of
 another checkout (say ``git worktree add ../base main``), in a subprocess, and
@@ -33,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from netserve_testing import Script, run_datagram_handler, run_handler
+from netserve_testing import Script, run_datagram_handler, run_handler, session_ca
 
 
 class RecvUpper(socketserver.BaseRequestHandler):
@@ -131,6 +133,62 @@ def real_rate(
         server.shutdown()
         thread.join()
         server.server_close()
+
+
+def tls_exchange(address: Tuple[str, int], messages: List[bytes]) -> Callable[[], bytes]:
+    context = session_ca().client_context()
+
+    def exchange() -> bytes:
+        raw = socket.create_connection(address)
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as http.client does
+        with context.wrap_socket(raw, server_hostname="localhost") as sock:
+            reply = b""
+            for message in messages:
+                sock.sendall(message)
+                if len(messages) > 1:
+                    reply += sock.recv(1024)
+            sock.shutdown(socket.SHUT_WR)
+            while chunk := sock.recv(1024):
+                reply += chunk
+            return reply
+
+    return exchange
+
+
+def real_tls_rate(netserve: Any, handler: type, messages: List[bytes], runs: int) -> float:
+    server = netserve.ThreadingTLSTCPServer(
+        ("127.0.0.1", 0), handler, ssl_context=session_ca().server_context()
+    )
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        exchange = tls_exchange(server.server_address[:2], messages)
+        exchange()  # warm up
+        return rate(exchange, runs, repeats=2)
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+
+
+def tls_table(netserve: Any, runs: int, real_runs: int) -> None:
+    cases: List[Tuple[str, type, List[bytes], Any]] = [
+        ("rfile.readline + wfile.write", LineUpper, [b"hello\n"], b"hello\n"),
+        ("3 round trips, Script lockstep", Chat, CHAT, CHAT_SCRIPT),
+    ]
+    header = (
+        f"{'in-memory tls':34} {'tls fake/s':>10} {'plain fake/s':>12} {'real tls/s':>10} "
+        f"{'vs real tls':>11}"
+    )
+    print(header)
+    print("-" * len(header))
+    for name, handler, messages, inbound in cases:
+        tls_rate = rate(lambda: run_handler(handler, inbound, tls=True), runs)  # noqa: B023
+        plain_rate = rate(lambda: run_handler(handler, inbound), runs)  # noqa: B023
+        real = real_tls_rate(netserve, handler, messages, real_runs) if netserve else None
+        real_text = f"{real:10.0f}" if real else f"{'n/a':>10}"
+        ratio_text = f"{tls_rate / real:10.1f}x" if real else f"{'n/a':>11}"
+        print(f"{name:34} {tls_rate:10.0f} {plain_rate:12.0f} {real_text} {ratio_text}")
 
 
 def fake_cases() -> List[Tuple[str, type, bool, List[bytes], Callable[[], object]]]:
@@ -273,6 +331,8 @@ def main() -> None:
     print(
         f"goal: fake >= 30x faster than a real threaded server: {verdict} (min {min(ratios):.1f}x)"
     )
+    print()
+    tls_table(netserve, max(10, args.runs // 10), max(10, args.real_runs // 2))
 
     if args.baseline:
         print()

@@ -12,6 +12,8 @@ this module only wires it into pytest:
   seeded from the test's node id and the session seed.
 - ``netserve_golden`` fixture and ``--netserve-record``: golden scripts, recorded
   or replayed; ``netserve_redact`` (override it) replaces secrets before saving.
+- ``netserve_ca`` fixture: the session certificate authority of the TLS kinds, for a
+  test's own TLS clients (a CA bundle path, ready client contexts).
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ from .script._recording import Redactor
 
 if TYPE_CHECKING:
     from faker import Faker
+
+    from ._tls import SessionCA
 
 __all__ = ["SETTINGS_KEY", "NetserveSettings"]
 
@@ -198,7 +202,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "netserve_kinds(*selectors): run the test once per server kind it selects, through "
         "the server_kind fixture; selectors: 'all', 'stream', 'datagram', 'inet', 'unix', "
-        "a transport ('tcp', 'udp', 'unix_stream', 'unix_dgram', 'tcp6', 'udp6'), a "
+        "a transport ('tcp', 'udp', 'unix_stream', 'unix_dgram', 'tcp6', 'udp6', 'tls', 'tls6'), a "
         "concurrency ('sync', 'threading', 'forking', 'pool') or a kind id ('udp-pool'); "
         "'a,b' means either, several arguments narrow; --netserve-kinds narrows further",
     )
@@ -369,9 +373,11 @@ def server_kind(request: pytest.FixtureRequest) -> ServerKind:
     ``@pytest.mark.netserve_kinds("stream")``, and for the whole run with
     ``--netserve-kinds`` (a test whose kinds it excludes all is skipped). Kinds
     the ``--netserve-backend`` has no class for (``socketserver`` has no thread
-    pool) are left out the same way. Pass it
+    pool) are left out the same way. The TLS kinds (``tls-sync``, ``tls-threading``,
+    ``tls-forking``, ``tls-pool``) and IPv6 kinds are opt-in: a selector naming
+    ``tls`` (``"tcp,tls"``), ``tls6``, ``tcp6`` or ``udp6`` adds them. Pass it
     on: ``netserve.serve(Handler, server_kind)``; ``server_kind.is_stream`` tells
-    which handler to use.
+    which handler to use, ``server_kind.is_tls`` whether it speaks TLS.
     """
     kind: ServerKind = request.param
     return kind
@@ -434,3 +440,20 @@ def netserve_golden(
         return GoldenScript(folder / name, mode, redact)
 
     return golden
+
+
+@pytest.fixture(scope="session")
+def netserve_ca() -> SessionCA:
+    """The certificate authority the TLS kinds (``tls-*``) serve with, for your own clients.
+
+    Scope: session (one per pytest-xdist worker). Type: :class:`netserve_testing.SessionCA`,
+    made with trustme (ECDSA keys) on first use. The server certificate names
+    ``localhost``, ``127.0.0.1`` and ``::1``. ``.ca_bundle`` is the path of the CA's PEM
+    file (``cafile=``, ``requests``' ``verify=``); ``.client_context()`` a new client
+    ``ssl.SSLContext`` that trusts it (``with_cert=True`` adds the kit's client
+    certificate, for mutual TLS); ``.server_context()`` the servers' context;
+    ``.ca`` the ``trustme.CA``, to issue more certificates.
+    """
+    from ._tls import session_ca
+
+    return session_ca()

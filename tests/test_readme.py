@@ -45,6 +45,15 @@ _golden = pathlib.Path(__file__).parent / "golden"
 _golden.mkdir(exist_ok=True)
 (_golden / "greeting.script").write_text({_GOLDEN_FILE!r})
 """,
+    "## TLS": """
+import socket
+import socketserver
+
+class Upper(socketserver.StreamRequestHandler):
+    def handle(self):
+        for line in self.rfile:
+            self.wfile.write(line.upper())
+""",
     "## Faults on real connections: `FaultProxy`": "",
     "## Examples": f"""
 import sys

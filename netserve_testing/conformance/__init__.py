@@ -54,6 +54,16 @@ from ._stream import (
     unix_stream_pair,
 )
 from ._suite import check_stream_socket
+from ._tls import (
+    check_tls_eof,
+    check_tls_makefile,
+    check_tls_reset,
+    check_tls_send_recv,
+    check_tls_socket,
+    check_tls_timeouts,
+    fake_tls_pair,
+    tls_stream_pair,
+)
 
 __all__ = [
     "DatagramPairFactory",
@@ -89,11 +99,19 @@ __all__ = [
     "check_socket_options",
     "check_stream_socket",
     "check_timeouts",
+    "check_tls_eof",
+    "check_tls_makefile",
+    "check_tls_reset",
+    "check_tls_send_recv",
+    "check_tls_socket",
+    "check_tls_timeouts",
     "check_waitall",
     "fake_datagram_pair",
     "fake_stream_pair",
+    "fake_tls_pair",
     "socketpair_stream_pair",
     "tcp_stream_pair",
+    "tls_stream_pair",
     "udp_datagram_pair",
     "unix_datagram_pair",
     "unix_stream_pair",

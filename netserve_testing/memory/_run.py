@@ -16,6 +16,7 @@ from ._datagram import FakeDatagramSocket
 from ._server import FakeServer, prepare_server
 from ._socket_base import LOG_CONNECTION, LOG_EVENT, Address, default_address
 from ._stream import FakeStreamSocket
+from ._tls import FakeTLSSocket
 
 __all__ = ["DatagramRun", "HandlerRun", "run_datagram_handler", "run_handler"]
 
@@ -195,6 +196,7 @@ def run_handler(
     family: Optional[int] = None,
     max_send: Optional[int] = None,
     raise_errors: bool = True,
+    tls: bool = False,
 ) -> HandlerRun[H]:
     """Run a stream handler on one in-memory connection, as a TCP or Unix stream server would.
 
@@ -232,6 +234,10 @@ def run_handler(
         raise_errors: If true (the default), an exception from the handler
             propagates, with the transcript attached as a note. If false it is
             kept in :attr:`HandlerRun.error`, as a server would log it.
+        tls: Play the conversation over a real TLS session in memory: the handler's
+            ``self.request`` is a :class:`~netserve_testing.FakeTLSSocket` (it behaves
+            as an ``ssl.SSLSocket``), certificates come from the session CA, the
+            chunking splits the TLS bytes, and ``sent`` is what the client decrypted.
 
     Returns:
         A :class:`HandlerRun`.
@@ -261,7 +267,8 @@ def run_handler(
         server, family = prepare_server(server, handler_class, family)
     if client_address is None:
         client_address = default_address(family, local=False)
-    sock = FakeStreamSocket(
+    socket_class = FakeTLSSocket if tls else FakeStreamSocket
+    sock = socket_class(
         inbound,
         then=then or "eof",
         chunking=chunking,
