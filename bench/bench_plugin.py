@@ -3,8 +3,11 @@
 Run: ``python bench/bench_plugin.py [--runs N]``. Each measured cycle is what a
 function-scoped fixture does for one test: start a server on port 0 (or a
 fresh Unix path), one request/response over a real connection, full teardown
-(shutdown, close, join, reap, leak checks for the harness). The last line runs
-200 tests that each start their own server, through pytest in a subprocess.
+(shutdown, close, join, reap, leak checks for the harness). The TLS rows do
+the same over TLS (handshake included; the CA and keys are made once, before the
+timing), and the ratio line compares each with its plaintext kind (goal: at most
+2x). The last line runs 200 tests that each start their own server, through
+pytest in a subprocess.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import threading
 import time
 from typing import Callable, List
 
-from netserve_testing import ServerFactory
+from netserve_testing import ServerFactory, session_ca
 
 
 class Upper(socketserver.StreamRequestHandler):
@@ -108,8 +111,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=200, help="cycles per row (default 200)")
     args = parser.parse_args()
+    session_ca().server_context()  # the CA and keys: once per session, outside the timing
     rows = [
         ("netserve tcp-threading (harness)", harness_cycle("tcp-threading"), args.runs),
+        ("netserve tls-threading (harness)", harness_cycle("tls-threading"), args.runs),
+        ("netserve tls-sync (harness)", harness_cycle("tls-sync"), args.runs),
+        ("netserve tls-pool (harness)", harness_cycle("tls-pool"), args.runs),
         ("netserve tcp-sync (harness)", harness_cycle("tcp-sync"), args.runs),
         ("netserve tcp-pool (harness)", harness_cycle("tcp-pool"), args.runs),
         ("netserve udp-threading (harness)", harness_cycle("udp-threading"), args.runs),
@@ -119,6 +126,7 @@ def main() -> None:
             args.runs,
         ),
         ("netserve tcp-forking (harness)", harness_cycle("tcp-forking"), max(10, args.runs // 4)),
+        ("netserve tls-forking (harness)", harness_cycle("tls-forking"), max(10, args.runs // 4)),
         (
             "stdlib ThreadingTCPServer (harness)",
             harness_cycle("tcp-threading", "socketserver"),
@@ -127,11 +135,22 @@ def main() -> None:
         ("stdlib ThreadingTCPServer by hand, poll 0.5 s", stdlib_by_hand, max(5, args.runs // 20)),
     ]
     print(f"{'per-test server (setup + 1 request + teardown)':48} {'median':>9} {'p90':>9} runs")
+    medians = {}
     for name, cycle, runs in rows:
         times = sorted(measure(cycle, runs))
         median = statistics.median(times) * 1000
+        medians[name.split()[1]] = median
         p90 = times[int(len(times) * 0.9) - 1] * 1000
         print(f"{name:48} {median:7.2f}ms {p90:7.2f}ms {runs}")
+    print()
+    for concurrency in ("threading", "sync", "pool", "forking"):
+        tls, plain = medians[f"tls-{concurrency}"], medians[f"tcp-{concurrency}"]
+        verdict = "met" if tls <= 2 * plain else "NOT met"
+        print(
+            f"{f'tls-{concurrency} / tcp-{concurrency} (median)':48} {tls / plain:7.2f}x "
+            f"(goal <= 2x: {verdict})"
+        )
+    print()
     elapsed = pytest_200()
     print(f"{'200 tests, each its own server, through pytest':48} {elapsed:8.2f}s (whole run)")
 

@@ -47,6 +47,14 @@ from ._predefined import (
 )
 from ._servers import BaseServer, TCPServer, UDPServer, UnixDatagramServer, UnixStreamServer
 from ._servers import _ServerSelector as _ServerSelector
+from ._tls import (
+    ForkingTLSTCPServer,
+    ThreadingTLSTCPServer,
+    ThreadPoolTLSTCPServer,
+    TLSConfigError,
+    TLSMixIn,
+    TLSTCPServer,
+)
 
 # The "X as X" imports above are socketserver's private names that code written for it
 # imports or patches (_ServerSelector, _SocketWriter, _Threads, _NoThreads), with the
@@ -83,4 +91,14 @@ __all__ = [
     "UDPServer",
     "UnixDatagramServer",
     "UnixStreamServer",
+]
+
+# TLS (the _tls module): the mix-in, its error, and the predefined TLS TCP servers.
+__all__ += [
+    "ForkingTLSTCPServer",
+    "TLSConfigError",
+    "TLSMixIn",
+    "TLSTCPServer",
+    "ThreadPoolTLSTCPServer",
+    "ThreadingTLSTCPServer",
 ]

@@ -3,8 +3,8 @@
 The command picks a server class from a transport (``--tcp``, ``--udp``, ``--unix``,
 ``--unix-dgram``) and a concurrency model (``--threading``, the default; ``--forking``;
 ``--pool N``; ``--sync``), or takes one as is (``--server-class MODULE:CLASS``); ``--attr
-NAME=VALUE`` sets server class attributes. It
-prints the address it bound, logs one line per request to stderr through the ``netserve``
+NAME=VALUE`` sets server class attributes; ``--tls CERTFILE`` adds TLS to a stream server.
+It prints the address it bound, logs one line per request to stderr through the ``netserve``
 logger, and on the first SIGINT or SIGTERM stops accepting requests, waits for the running
 ones and exits 0. A second signal stops at once, with status 1.
 """
@@ -19,6 +19,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import sys
 import time
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ from . import (
     UnixStreamServer,
 )
 from ._echo import UpperCaseDatagramEchoHandler, UpperCaseEchoHandler
+from ._tls import TLSMixIn
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9999
@@ -95,6 +97,8 @@ class Options:
         pool_size: the pool's ``max_workers`` when concurrency is ``"pool"``, else None.
         server_class: the class from ``--server-class``, used as is, or None.
         attributes: ``(name, value)`` pairs from ``--attr``, set as class attributes.
+        ssl_context: the server context loaded from ``--tls`` (and ``--tls-key``), or None
+            to serve without TLS.
     """
 
     handler: type
@@ -104,6 +108,46 @@ class Options:
     pool_size: Optional[int] = None
     server_class: Optional[type] = None
     attributes: tuple[tuple[str, object], ...] = ()
+    ssl_context: Optional[ssl.SSLContext] = None
+
+
+def load_tls_context(certfile: str, keyfile: Optional[str] = None) -> ssl.SSLContext:
+    """Make a server :class:`ssl.SSLContext` from a PEM certificate chain and its key.
+
+    Args:
+        certfile: the certificate chain; it holds the private key too unless ``keyfile``
+            is given.
+        keyfile: the private key, when it is in a file of its own.
+
+    Returns:
+        A context made with ``ssl.PROTOCOL_TLS_SERVER``, TLS 1.2 at least.
+
+    Raises:
+        argparse.ArgumentTypeError: naming the file when it cannot be read or holds no
+            usable certificate and key.
+
+    Example:
+        >>> load_tls_context("missing.pem")
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: cannot load certificate 'missing.pem': No such file or directory
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(certfile, keyfile)
+    except ssl.SSLError as exc:
+        files = repr(certfile) if keyfile is None else f"{certfile!r} with key {keyfile!r}"
+        raise argparse.ArgumentTypeError(
+            f"cannot load certificate {files}: "
+            f"{exc.reason or 'no pem certificate chain with its private key'}"
+        ) from None
+    except OSError as exc:
+        name = exc.filename if exc.filename is not None else certfile
+        raise argparse.ArgumentTypeError(
+            f"cannot load certificate {name!r}: {exc.strerror or exc}"
+        ) from None
+    return context
 
 
 def parse_host_port(value: str) -> tuple[str, int]:
@@ -404,6 +448,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="set a server class attribute, e.g. --attr max_children=8 --attr hub=main; "
         "VALUE is a Python literal if it parses as one, else a string (repeatable)",
     )
+    parser.add_argument(
+        "--tls",
+        metavar="CERTFILE",
+        help=(
+            "serve TLS over --tcp or --unix with this PEM certificate chain (and its key, "
+            "unless --tls-key is given); handshakes run in each request's thread or child"
+        ),
+    )
+    parser.add_argument(
+        "--tls-key", metavar="KEYFILE", help="the private key for --tls, in a file of its own"
+    )
     return parser
 
 
@@ -434,6 +489,7 @@ def parse_options(argv: Optional[Sequence[str]] = None) -> Options:
         datagram = transport in DATAGRAM_TRANSPORTS
         handler = UpperCaseDatagramEchoHandler if datagram else UpperCaseEchoHandler
     attributes = tuple(namespace.attr)
+    ssl_context = _parse_tls(namespace, transport)
     if namespace.server_class is not None:
         return Options(
             handler,
@@ -442,11 +498,37 @@ def parse_options(argv: Optional[Sequence[str]] = None) -> Options:
             "custom",
             server_class=namespace.server_class,
             attributes=attributes,
+            ssl_context=ssl_context,
         )
     if namespace.pool is not None:
-        return Options(handler, transport, address, "pool", namespace.pool, attributes=attributes)
+        return Options(
+            handler,
+            transport,
+            address,
+            "pool",
+            namespace.pool,
+            attributes=attributes,
+            ssl_context=ssl_context,
+        )
     concurrency = namespace.concurrency or "threading"
-    return Options(handler, transport, address, concurrency, attributes=attributes)
+    return Options(
+        handler, transport, address, concurrency, attributes=attributes, ssl_context=ssl_context
+    )
+
+
+def _parse_tls(namespace: argparse.Namespace, transport: str) -> Optional[ssl.SSLContext]:
+    # The server context of --tls/--tls-key; usage errors exit with status 2.
+    if namespace.tls is None:
+        if namespace.tls_key is not None:
+            build_parser().error(f"argument --tls-key: needs --tls CERTFILE: {namespace.tls_key!r}")
+        return None
+    stream = getattr(namespace.server_class, "socket_type", socket.SOCK_STREAM)
+    if transport in DATAGRAM_TRANSPORTS or stream != socket.SOCK_STREAM:
+        build_parser().error("argument --tls: tls needs a stream transport (--tcp or --unix)")
+    try:
+        return load_tls_context(namespace.tls, namespace.tls_key)
+    except argparse.ArgumentTypeError as exc:
+        build_parser().error(f"argument --tls: {exc}")
 
 
 class _RequestLogMixIn:
@@ -507,7 +589,13 @@ def make_server(options: Options) -> BaseServer:
     if options.pool_size is not None:
         attributes["max_workers"] = options.pool_size
     attributes.update(options.attributes)
-    server_class = type(base.__name__, (_RequestLogMixIn, base), attributes)
+    bases: tuple[type, ...] = (_RequestLogMixIn, base)
+    name = base.__name__
+    if options.ssl_context is not None:
+        attributes["ssl_context"] = options.ssl_context
+        bases = (_RequestLogMixIn, TLSMixIn, base)
+        name = name.replace("TCPServer", "TLSTCPServer").replace("UnixStream", "TLSUnixStream")
+    server_class = type(name, bases, attributes)
     return server_class(options.address, options.handler)  # type: ignore[no-any-return]
 
 
@@ -543,13 +631,14 @@ def format_client_address(address: object) -> str:
 
 
 def _describe_concurrency(options: Options) -> str:
+    tls = ", tls" if options.ssl_context is not None else ""
     if options.concurrency == "pool":
-        return f"pool of {options.pool_size} threads"
+        return f"pool of {options.pool_size} threads{tls}"
     if options.concurrency == "sync":
-        return "one request at a time"
+        return f"one request at a time{tls}"
     if options.server_class is not None:
-        return _public_name(options.server_class)
-    return options.concurrency
+        return _public_name(options.server_class) + tls
+    return options.concurrency + tls
 
 
 def _public_name(cls: type) -> str:

@@ -10,12 +10,17 @@ this module only wires it into pytest:
   across server kinds, with ids such as ``tcp-threading``.
 - ``netserve_faker`` fixture: a ``faker.Faker`` with the netserve provider,
   seeded from the test's node id and the session seed.
+- ``netserve_golden`` fixture and ``--netserve-record``: golden scripts, recorded
+  or replayed; ``netserve_redact`` (override it) replaces secrets before saving.
+- ``netserve_ca`` fixture: the session certificate authority of the TLS kinds, for a
+  test's own TLS clients (a CA bundle path, ready client contexts).
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from pathlib import Path
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -34,9 +39,13 @@ from .live._factory import ServerFactory
 from .live._harness import DEFAULT_TEARDOWN_TIMEOUT
 from .live._kinds import ServerKind, select_kinds
 from .live._records import format_problems
+from .script._golden import RECORD_MODES, GoldenScript
+from .script._recording import Redactor
 
 if TYPE_CHECKING:
     from faker import Faker
+
+    from ._tls import SessionCA
 
 __all__ = ["SETTINGS_KEY", "NetserveSettings"]
 
@@ -57,6 +66,8 @@ _HELP = {
     "netserve_kinds": "narrow the server kinds of every test using server_kind, on top of "
     "its netserve_kinds marker: selectors as in the marker, separated by spaces to narrow, "
     "'a,b' for either, e.g. 'stream threading' or 'tcp,udp-sync' (default: all)",
+    "netserve_record": "golden scripts of the netserve_golden fixture: none (replay only), "
+    "new (record those that do not exist yet) or all (re-record) (default: none)",
 }
 # Python 3.12+ warns on a fork in a multi-threaded process. A forking server forks
 # from its serving thread, so it always is: the warning is hidden where the forking
@@ -83,6 +94,7 @@ class NetserveSettings:
     seed: int = 0
     backend: Optional[str] = None
     kinds: Tuple[str, ...] = ()
+    record: str = "none"
 
 
 #: Where the plugin keeps its settings: ``config.stash[SETTINGS_KEY]``.
@@ -169,6 +181,7 @@ def _read_settings(config: pytest.Config) -> NetserveSettings:
     seed = _setting(config, "netserve_seed", int, "an integer")
     backend = _setting(config, "netserve_backend", _backend, "netserve or socketserver")
     kinds = _setting(config, "netserve_kinds", _kind_selectors, "server kind selectors")
+    record = _setting(config, "netserve_record", _record_mode, "none, new or all")
     if seed is None:
         # pytest-xdist workers take the seed their controller drew, so all agree.
         workerinput = getattr(config, "workerinput", {})
@@ -182,7 +195,14 @@ def _read_settings(config: pytest.Config) -> NetserveSettings:
         seed=seed,
         backend=backend,
         kinds=kinds or (),
+        record=record or "none",
     )
+
+
+def _record_mode(text: str) -> str:
+    if text not in RECORD_MODES:
+        raise ValueError(text)
+    return text
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -191,7 +211,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "netserve_kinds(*selectors): run the test once per server kind it selects, through "
         "the server_kind fixture; selectors: 'all', 'stream', 'datagram', 'inet', 'unix', "
-        "a transport ('tcp', 'udp', 'unix_stream', 'unix_dgram', 'tcp6', 'udp6'), a "
+        "a transport ('tcp', 'udp', 'unix_stream', 'unix_dgram', 'tcp6', 'udp6', 'tls', 'tls6'), a "
         "concurrency ('sync', 'threading', 'forking', 'pool') or a kind id ('udp-pool'); "
         "'a,b' means either, several arguments narrow; --netserve-kinds narrows further",
     )
@@ -230,6 +250,7 @@ def pytest_report_header(config: pytest.Config) -> str:
         f"{settings.teardown_timeout:g} s, leak checks {'on' if settings.leak_check else 'off'}, "
         f"backend {settings.backend or 'netserve'}, seed {settings.seed}"
         + (f", kinds {' '.join(settings.kinds)!r}" if settings.kinds else "")
+        + (f", record {settings.record}" if settings.record != "none" else "")
     )
 
 
@@ -387,9 +408,11 @@ def server_kind(request: pytest.FixtureRequest) -> ServerKind:
     ``@pytest.mark.netserve_kinds("stream")``, and for the whole run with
     ``--netserve-kinds`` (a test whose kinds it excludes all is skipped). Kinds
     the ``--netserve-backend`` has no class for (``socketserver`` has no thread
-    pool) are left out the same way. Pass it
+    pool) are left out the same way. The TLS kinds (``tls-sync``, ``tls-threading``,
+    ``tls-forking``, ``tls-pool``) and IPv6 kinds are opt-in: a selector naming
+    ``tls`` (``"tcp,tls"``), ``tls6``, ``tcp6`` or ``udp6`` adds them. Pass it
     on: ``netserve.serve(Handler, server_kind)``; ``server_kind.is_stream`` tells
-    which handler to use.
+    which handler to use, ``server_kind.is_tls`` whether it speaks TLS.
     """
     kind: ServerKind = request.param
     return kind
@@ -417,3 +440,55 @@ def netserve_faker(request: pytest.FixtureRequest) -> Faker:
     fake.seed_instance(seed)
     fake.unique.clear()
     return fake
+
+
+@pytest.fixture
+def netserve_redact() -> Optional[Redactor]:
+    """How recordings hide secrets before ``netserve_golden`` saves them; override it.
+
+    Scope: function. Type: ``Callable[[bytes], bytes]`` or ``None``. Default:
+    ``None`` (nothing is replaced). Override it in a ``conftest.py`` to return a
+    function that takes the bytes of each run of one direction and returns them
+    with secrets replaced, e.g. ``lambda data: data.replace(b"s3cret", b"******")``.
+    """
+    return None
+
+
+@pytest.fixture
+def netserve_golden(
+    request: pytest.FixtureRequest, netserve_redact: Optional[Redactor]
+) -> Callable[..., GoldenScript]:
+    """Golden scripts of this test: ``netserve_golden("name.script")`` is a ``GoldenScript``.
+
+    Scope: function. Type: ``Callable[..., netserve_testing.GoldenScript]``.
+    A relative name lives in the ``golden/`` folder beside the test file. The mode
+    is ``--netserve-record`` (``none``: replay only, the default; ``new``: record
+    the files that do not exist; ``all``: re-record). Each call takes
+    ``redact=`` to override ``netserve_redact`` for one file. In a test:
+    ``if golden.recording: ...talk through a kit client...; golden.record(client.transcript)``,
+    then ``golden.replay(server)`` and ``golden.replay(Handler)``.
+    """
+    mode = request.config.stash[SETTINGS_KEY].record
+    folder = Path(str(request.path)).parent / "golden"
+
+    def golden(name: str, *, redact: Optional[Redactor] = netserve_redact) -> GoldenScript:
+        return GoldenScript(folder / name, mode, redact)
+
+    return golden
+
+
+@pytest.fixture(scope="session")
+def netserve_ca() -> SessionCA:
+    """The certificate authority the TLS kinds (``tls-*``) serve with, for your own clients.
+
+    Scope: session (one per pytest-xdist worker). Type: :class:`netserve_testing.SessionCA`,
+    made with trustme (ECDSA keys) on first use. The server certificate names
+    ``localhost``, ``127.0.0.1`` and ``::1``. ``.ca_bundle`` is the path of the CA's PEM
+    file (``cafile=``, ``requests``' ``verify=``); ``.client_context()`` a new client
+    ``ssl.SSLContext`` that trusts it (``with_cert=True`` adds the kit's client
+    certificate, for mutual TLS); ``.server_context()`` the servers' context;
+    ``.ca`` the ``trustme.CA``, to issue more certificates.
+    """
+    from ._tls import session_ca
+
+    return session_ca()

@@ -13,6 +13,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
+# The golden file shown (```text) in the recordings section.
+_GOLDEN_FILE = re.findall(
+    r"```text\n(.*?)```", README[README.index("## Recordings:") :], re.DOTALL
+)[0]
+
 # Names a section uses but, for brevity, defines in another section or not at all.
 PRELUDES: Dict[str, str] = {
     "## Unit-testing handlers in memory": """
@@ -30,6 +35,24 @@ class UDPUpper(socketserver.BaseRequestHandler):
     def handle(self):
         data, sock = self.request
         sock.sendto(data.upper(), self.client_address)
+""",
+    "## Scripts that speak protocols: line endings, read-until, HTTP": "",
+    # The golden file the section shows, where netserve_golden looks for it.
+    "## Recordings: golden scripts, and pauses": f"""
+import pathlib
+
+_golden = pathlib.Path(__file__).parent / "golden"
+_golden.mkdir(exist_ok=True)
+(_golden / "greeting.script").write_text({_GOLDEN_FILE!r})
+""",
+    "## TLS": """
+import socket
+import socketserver
+
+class Upper(socketserver.StreamRequestHandler):
+    def handle(self):
+        for line in self.rfile:
+            self.wfile.write(line.upper())
 """,
     "## Faults on real connections: `FaultProxy`": "",
     "## Examples": f"""

@@ -29,6 +29,7 @@ __all__ = [
     "DatagramPeer",
     "check_datagram_addresses",
     "check_datagram_closed_socket",
+    "check_datagram_dontwait_with_timeout",
     "check_datagram_send_recv",
     "check_datagram_socket",
     "check_datagram_timeouts",
@@ -294,6 +295,24 @@ def check_datagram_timeouts(make_pair: DatagramPairFactory) -> None:
         _raises(BlockingIOError, lambda: sock.recv(10, socket.MSG_DONTWAIT), "MSG_DONTWAIT")
 
 
+def check_datagram_dontwait_with_timeout(make_pair: DatagramPairFactory) -> None:
+    """With a timeout set, ``recv(n, MSG_DONTWAIT)`` waits the timeout: ``socket.timeout``.
+
+    CPython waits for the socket to be readable before it calls ``recv``, flag or
+    not; only a blocking socket (no timeout) turns ``MSG_DONTWAIT`` into
+    ``BlockingIOError``.
+
+    Example:
+        >>> check_datagram_dontwait_with_timeout(fake_datagram_pair)
+    """
+    with make_pair() as (sock, peer):
+        sock.settimeout(0.01)
+        _raises(socket.timeout, lambda: sock.recv(10, socket.MSG_DONTWAIT), "MSG_DONTWAIT")
+        peer.send(b"now")
+        got = sock.recv(10, socket.MSG_DONTWAIT)
+        _require(got == b"now", f"MSG_DONTWAIT with a datagram queued returned {got!r}")
+
+
 def check_datagram_closed_socket(make_pair: DatagramPairFactory) -> None:
     """After ``close()``: ``fileno()`` is -1 and operations raise ``OSError(EBADF)``.
 
@@ -324,6 +343,7 @@ ALL_DATAGRAM_CHECKS: Tuple[Callable[[DatagramPairFactory], None], ...] = (
     check_datagram_truncation,
     check_datagram_addresses,
     check_datagram_timeouts,
+    check_datagram_dontwait_with_timeout,
     check_datagram_closed_socket,
 )
 

@@ -2,9 +2,9 @@
 
 Server kinds, the per-test harness (:func:`serve`, :class:`ServerHandle`), the
 records of what handlers did (in threads and forked children), leak checks,
-the factory behind the pytest fixture, scripted clients, and the fault proxy
-(:class:`FaultProxy` and its faults). It imports the
-script wing (clients play scripts) and nothing from the memory wing.
+the factory behind the pytest fixture, scripted clients (plain and TLS), the liveness
+check, and the fault proxy (:class:`FaultProxy` and its faults). It imports the script
+wing (clients play scripts), the session CA of ``_tls``, and nothing from the memory wing.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from ._faults import (
 )
 from ._harness import ServerHandle, serve
 from ._kinds import ALL_KINDS, ServerKind, select_kinds
+from ._liveness import ServerStalled, check_liveness
 from ._proxy import FaultProxy
 from ._proxy_transcript import ConnectionTranscript, ProxyEvent
 from ._records import (
@@ -42,6 +43,7 @@ from ._records import (
     RequestsTimeout,
     ServerCheckFailed,
 )
+from ._tls_client import TLSClient, client_hello
 
 __all__ = [
     "ALL_KINDS",
@@ -65,13 +67,17 @@ __all__ = [
     "ServerFactory",
     "ServerHandle",
     "ServerKind",
+    "ServerStalled",
     "Slice",
     "SlowClose",
     "StreamClient",
     "TCPClient",
+    "TLSClient",
     "UDPClient",
     "UnixDatagramClient",
     "UnixStreamClient",
+    "check_liveness",
+    "client_hello",
     "connect",
     "select_kinds",
     "serve",

@@ -30,6 +30,7 @@ from ..script._steps import (
     Mismatch,
 )
 from ..script._transcript import Transcript
+from ._stream_verbs import StreamProtocolVerbs
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -107,6 +108,8 @@ class _Client:
             raise ValueError(f"client timeout must be > 0 seconds, not {timeout!r}")
         self.transcript = Transcript([f"client of {address!r} (timeout {self.timeout:g} s)"])
         self._closed = False
+        self.newline: Optional[str] = None
+        """The line ending ``send_line`` sends and line expectations require; None: either."""
 
     def _fail(self, message: str) -> ExpectationFailed:
         return ExpectationFailed(message, self.transcript)
@@ -137,8 +140,12 @@ class _Client:
             raise self._fail(f"send of {bytes(data)!r} failed: {exc}") from exc
         return self
 
-    def send_line(self: _C, text: str, newline: str = "\n", encoding: str = "utf-8") -> _C:
-        """Send ``text`` encoded, followed by ``newline`` (one datagram on a datagram socket).
+    def send_line(
+        self: _C, text: str, newline: Optional[str] = None, encoding: str = "utf-8"
+    ) -> _C:
+        """Send ``text`` and ``newline`` (default: ``client.newline`` or ``\\n``), encoded.
+
+        On a datagram socket it is one datagram.
 
         Example:
             >>> client.send_line("HELO x", newline="\\r\\n")  # doctest: +SKIP
@@ -146,7 +153,8 @@ class _Client:
         __tracebackhide__ = True  # pytest shows the test's line, not ours
         if not isinstance(text, str):
             raise TypeError(f"send_line() takes str, not {type(text).__name__}: {text!r}")
-        return self.send((text + newline).encode(encoding))
+        ending = newline if newline is not None else self.newline or "\n"
+        return self.send((text + ending).encode(encoding))
 
     def disconnect(self) -> None:
         """Close the socket (both directions). Safe to call twice."""
@@ -170,7 +178,7 @@ class _Client:
         return f"<{type(self).__name__} to {self.address!r} ({state})>"
 
 
-class StreamClient(_Client):
+class StreamClient(_Client, StreamProtocolVerbs):
     """A scripted client of a stream server (TCP or Unix stream), over a connected socket.
 
     Use :class:`TCPClient`, :class:`UnixStreamClient`, :func:`connect`, or a
@@ -300,7 +308,10 @@ class StreamClient(_Client):
                 return outcome.value
             if isinstance(outcome, Mismatch):
                 self.transcript.mismatch(outcome.expected, outcome.received)
-                raise self._fail(f"expected {outcome.expected}, received {outcome.received}")
+                expected, received = outcome.expected, outcome.received
+                if "\n" in received:  # a parsed response: one under the other
+                    raise self._fail(f"expected: {expected}\nreceived: {received}")
+                raise self._fail(f"expected {expected}, received {received}")
             self._fill(deadline, what)
 
     def expect(self, data: bytes) -> bytes:
@@ -314,18 +325,23 @@ class StreamClient(_Client):
             raise TypeError(f"expect() takes bytes, not {type(data).__name__}: {data!r}")
         return bytes(self._await(Expect(bytes(data))))
 
-    def expect_line(self, text: str, encoding: str = "utf-8") -> str:
-        """Wait for the line ``text`` next (ended by ``\\n`` or ``\\r\\n``); return it.
+    def expect_line(self, text: str, encoding: str = "utf-8", newline: Optional[str] = None) -> str:
+        """Wait for the line ``text`` next; return it.
+
+        ``newline`` (default ``client.newline``): the ending required,
+        ``"\\r\\n"`` or ``"\\n"``; ``None`` accepts either.
 
         Raises:
-            ExpectationFailed: Another line, EOF, or the timeout came first.
+            ExpectationFailed: Another line or ending, EOF, or the timeout came first.
         """
         __tracebackhide__ = True  # pytest shows the test's line, not ours
         if not isinstance(text, str):
             raise TypeError(f"expect_line() takes str, not {type(text).__name__}: {text!r}")
-        return str(self._await(ExpectLine(text, encoding)))
+        return str(self._await(ExpectLine(text, encoding, newline or self.newline)))
 
-    def expect_regex(self, pattern: Pattern, flags: int = 0) -> re.Match[bytes]:
+    def expect_regex(
+        self, pattern: Pattern, flags: int = 0, newline: Optional[str] = None
+    ) -> re.Match[bytes]:
         """Wait for the next line and ``re.search`` ``pattern`` in it; return the match.
 
         Example:
@@ -333,7 +349,9 @@ class StreamClient(_Client):
             b'ok'
         """
         __tracebackhide__ = True  # pytest shows the test's line, not ours
-        found: re.Match[bytes] = self._await(ExpectRegex.of(pattern, flags))
+        found: re.Match[bytes] = self._await(
+            ExpectRegex.of(pattern, flags, newline or self.newline)
+        )
         return found
 
     def expect_closed(self) -> None:
@@ -485,15 +503,18 @@ class DatagramClient(_Client):
         __tracebackhide__ = True  # pytest shows the test's line, not ours
         return bytes(self._await_datagram(Expect(bytes(data))))
 
-    def expect_line(self, text: str, encoding: str = "utf-8") -> str:
+    def expect_line(self, text: str, encoding: str = "utf-8", newline: Optional[str] = None) -> str:
         """Receive the next datagram and check it is the line ``text`` (ending optional)."""
         __tracebackhide__ = True  # pytest shows the test's line, not ours
-        return str(self._await_datagram(ExpectLine(text, encoding)))
+        return str(self._await_datagram(ExpectLine(text, encoding, newline or self.newline)))
 
-    def expect_regex(self, pattern: Pattern, flags: int = 0) -> re.Match[bytes]:
+    def expect_regex(
+        self, pattern: Pattern, flags: int = 0, newline: Optional[str] = None
+    ) -> re.Match[bytes]:
         """Receive the next datagram and ``re.search`` ``pattern`` in it (ending removed)."""
         __tracebackhide__ = True  # pytest shows the test's line, not ours
-        found: re.Match[bytes] = self._await_datagram(ExpectRegex.of(pattern, flags))
+        step = ExpectRegex.of(pattern, flags, newline or self.newline)
+        found: re.Match[bytes] = self._await_datagram(step)
         return found
 
     def expect_closed(self) -> None:
@@ -514,6 +535,12 @@ class DatagramClient(_Client):
     def go_quiet(self) -> DatagramClient:
         """Send nothing more (the transcript notes it)."""
         self.transcript.event("client goes quiet")
+        return self
+
+    def pause(self, seconds: float) -> DatagramClient:
+        """Send nothing for ``seconds``; datagrams that come meanwhile wait for ``recv``."""
+        self.transcript.event(f"client pauses {seconds:g} s")
+        threading.Event().wait(seconds)  # a pause is the user's wait, not a synchronisation
         return self
 
 

@@ -13,6 +13,7 @@ import contextlib
 import itertools
 import os
 import socket
+import ssl
 import threading
 import time
 from typing import Any, Dict, List, Mapping, Optional, Set, Union
@@ -20,6 +21,7 @@ from typing import Any, Dict, List, Mapping, Optional, Set, Union
 import netserve
 from netserve._address import check_unix_address
 
+from .._tls import session_ca
 from ._clients import DatagramClient, StreamClient, connect
 from ._faults import Fault
 from ._forked import (
@@ -47,6 +49,7 @@ from ._records import (
     RequestsTimeout,
 )
 from ._stacks import indent, thread_stack
+from ._tls_client import TLSClient, client_hello
 
 __all__ = ["DEFAULT_TEARDOWN_TIMEOUT", "STDLIB_POLL_INTERVAL", "ServerHandle", "serve"]
 
@@ -58,6 +61,9 @@ _STACK_GRACE = 0.5
 STDLIB_POLL_INTERVAL = 0.005
 
 Client = Union[StreamClient, DatagramClient]
+
+#: The clients ``connect(tls=...)`` makes for a TLS server, besides a verifying one.
+TLS_CLIENT_MODES = ("verify", "no-cert", "untrusted", "plaintext", "silent", "mid-handshake")
 
 # Seconds server_close() gets, past the teardown deadline, to close what it can when
 # something is stuck (it closes the listening socket before it waits for threads).
@@ -96,11 +102,17 @@ class ServerHandle(ChecksOnExit):
         client_timeout: Default timeout of clients from :meth:`connect`.
         teardown_timeout: Seconds :meth:`close` waits for handler threads and children.
         socket_dir: Directory for the default Unix socket path (created if ``None``).
+        mtls: For a TLS server (a ``tls-*`` kind, or a :class:`netserve.TLSMixIn`
+            class): require a client certificate from the session CA; the kit's clients
+            then present one (mutual TLS).
         **options: Server class attributes, such as ``daemon_threads``,
-            ``block_on_close``, ``timeout``, ``max_children``, ``request_queue_size``.
+            ``block_on_close``, ``timeout``, ``max_children``, ``request_queue_size``,
+            and for TLS ``ssl_context`` (default: the session CA's server context, a
+            certificate for localhost, 127.0.0.1 and ::1) and ``handshake_timeout``.
 
     Raises:
         TypeError: An option is not an attribute of the server class.
+        ValueError: ``mtls`` for a server that does not speak TLS.
 
     Example:
         >>> import socketserver
@@ -125,6 +137,7 @@ class ServerHandle(ChecksOnExit):
         client_timeout: Optional[float] = None,
         teardown_timeout: float = DEFAULT_TEARDOWN_TIMEOUT,
         socket_dir: Optional[str] = None,
+        mtls: bool = False,
         **options: Any,
     ) -> None:
         self.kind: Optional[ServerKind] = None
@@ -132,6 +145,13 @@ class ServerHandle(ChecksOnExit):
             self.kind = ServerKind.parse(kind)
             server_class = self.kind.server_class(backend)
         self.server_class = server_class
+        #: Whether the server speaks TLS (its class derives from ``netserve.TLSMixIn``).
+        self.is_tls = isinstance(server_class, type) and issubclass(server_class, netserve.TLSMixIn)
+        if mtls and not self.is_tls:
+            raise ValueError(f"mtls=True needs a tls server, not {server_class.__name__}")
+        self.mtls = mtls
+        if self.is_tls and (mtls or getattr(server_class, "ssl_context", None) is None):
+            options.setdefault("ssl_context", session_ca().server_context(require_client_cert=mtls))
         self.client_timeout = client_timeout
         self.teardown_timeout = teardown_timeout
         #: Threads a leak line of this server names already (for the factory's thread check).
@@ -216,12 +236,31 @@ class ServerHandle(ChecksOnExit):
         """Whether the server serves a stream (``SOCK_STREAM``) socket."""
         return bool(self.server.socket_type == socket.SOCK_STREAM)
 
-    def connect(self, timeout: Optional[float] = None) -> Client:
+    def connect(
+        self,
+        timeout: Optional[float] = None,
+        *,
+        tls: Union[str, ssl.SSLContext, None] = None,
+    ) -> Client:
         """Return a scripted client connected to the server (closed when the server is).
+
+        For a TLS server the client is a :class:`~netserve_testing.TLSClient` that
+        verifies the server against the session CA (and presents the kit's client
+        certificate when the server was started with ``mtls=True``).
 
         Args:
             timeout: Seconds to wait for any one expectation; default: the handle's
                 ``client_timeout`` (5 s unless set).
+            tls: For a TLS server, which client: ``"verify"`` (the default),
+                ``"no-cert"`` (no client certificate), ``"untrusted"`` (trusts another
+                CA: the handshake raises ``ssl.SSLCertVerificationError`` here),
+                ``"plaintext"`` (a plain stream client on the TLS port),
+                ``"silent"`` (connects and sends nothing), ``"mid-handshake"`` (sends
+                half a ClientHello, then nothing), or an ``ssl.SSLContext`` of your own.
+
+        Raises:
+            ValueError: The server is closed, or ``tls`` is unknown or given for a
+                server that does not speak TLS.
 
         Example:
             >>> server.connect().send_line("hi").expect_line("HI")  # doctest: +SKIP
@@ -229,11 +268,38 @@ class ServerHandle(ChecksOnExit):
         if self._closed:
             raise ValueError(f"connect(): the server {self._recorder.description} is closed")
         timeout = self.client_timeout if timeout is None else timeout
-        client = connect(self.address, "stream" if self.is_stream else "datagram", timeout)
+        if tls is not None and not self.is_tls:
+            raise ValueError(f"connect(tls={tls!r}): {self._recorder.description} is not tls")
+        client: Client
+        if self.is_tls:
+            client = self._tls_client(tls, timeout)
+        else:
+            client = connect(self.address, "stream" if self.is_stream else "datagram", timeout)
         self._clients.append(client)
         with contextlib.suppress(OSError):
             self._client_names[name_key(client.sock.getsockname())] = client
         return client
+
+    def _tls_client(self, mode: Union[str, ssl.SSLContext, None], timeout: Any) -> Client:
+        family_name = "stream"
+        if isinstance(mode, ssl.SSLContext):
+            return TLSClient(self.address, mode, timeout)
+        if mode is None or mode == "verify":
+            context = session_ca().shared_client_context(with_cert=self.mtls)
+            return TLSClient(self.address, context, timeout)
+        if mode == "no-cert":
+            return TLSClient(self.address, session_ca().shared_client_context(), timeout)
+        if mode == "untrusted":
+            context = session_ca().untrusting_client_context()
+            return TLSClient(self.address, context, timeout)
+        if mode in ("plaintext", "silent", "mid-handshake"):
+            client = connect(self.address, family_name, timeout)
+            if mode == "mid-handshake":
+                hello = client_hello(session_ca().shared_client_context())
+                client.send(hello[: len(hello) // 2])
+            return client
+        modes = ", ".join(TLS_CLIENT_MODES)
+        raise ValueError(f"unknown tls client {mode!r}, expected an ssl.SSLContext or: {modes}")
 
     def proxy(self, *faults: Fault, seed: Optional[int] = None) -> FaultProxy:
         """Return a :class:`~netserve_testing.FaultProxy` in front of the server (closed with it).
@@ -418,7 +484,7 @@ class ServerHandle(ChecksOnExit):
             return
         recorder = self._recorder
         stuck = wait_for_children(pids, deadline, recorder.child_exited)
-        stacks = self._ask_stacks(stuck)
+        stacks = recorder.ask_stacks(stuck, STACK_SIGNAL, _STACK_GRACE)
         for pid in sorted(stuck):
             with recorder.cond:
                 client_address = recorder.child_clients.get(pid)
@@ -432,26 +498,6 @@ class ServerHandle(ChecksOnExit):
         if stuck:
             self._stuck = True
             self.server.block_on_close = False
-
-    def _ask_stacks(self, pids: Set[int]) -> Dict[int, str]:
-        # Asks stuck children for their stacks, and waits a moment for the answers.
-        recorder = self._recorder
-        asked = set()
-        for pid in pids:
-            with contextlib.suppress(OSError):
-                os.kill(pid, STACK_SIGNAL)
-                asked.add(pid)
-        if not asked:
-            return {}
-        recorder.sync()
-        limit = time.monotonic() + _STACK_GRACE
-        with recorder.cond:
-            recorder.cond.wait_for(
-                lambda: asked <= set(recorder.stacks), max(0.0, limit - time.monotonic())
-            )
-        recorder.sync()  # a stack sent just now is read before the child is killed
-        with recorder.cond:
-            return {pid: recorder.stacks[pid] for pid in asked if pid in recorder.stacks}
 
     def _where(self, stack: str, client_address: Any) -> str:
         # The stack of a stuck handler, and the transcript of the kit client that drove it.
@@ -528,7 +574,7 @@ def _close_gracefully(client: Client) -> None:
     if client.closed:
         return
     sock = client.sock
-    if sock.type == socket.SOCK_STREAM:
+    if sock.type == socket.SOCK_STREAM and not isinstance(sock, ssl.SSLSocket):
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_WR)
             sock.setblocking(False)

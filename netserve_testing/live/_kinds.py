@@ -3,7 +3,9 @@
 A :class:`ServerKind` names one server class, such as ``tcp-threading``
 (``ThreadingTCPServer``) or ``unix_dgram-forking``
 (``ForkingUnixDatagramServer``). :func:`select_kinds` turns a selector such as
-``"stream"`` into the list of kinds a test runs across.
+``"stream"`` into the list of kinds a test runs across. The TLS kinds (``tls-sync``,
+``tls-threading``, ``tls-forking``, ``tls-pool``: TLS over TCP on 127.0.0.1) are opt-in,
+as the IPv6 ones are: only a selector naming ``tls`` adds them.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ __all__ = [
 
 #: Transports in the default matrix (``tcp6`` and ``udp6`` are served on ``::1`` on request).
 TRANSPORTS: Tuple[str, ...] = ("tcp", "udp", "unix_stream", "unix_dgram")
-_EXTRA_TRANSPORTS: Tuple[str, ...] = ("tcp6", "udp6")
+_EXTRA_TRANSPORTS: Tuple[str, ...] = ("tcp6", "udp6", "tls", "tls6")
 #: How a server runs its requests: in the serving thread, a thread each, a child each, a pool.
 CONCURRENCIES: Tuple[str, ...] = ("sync", "threading", "forking", "pool")
 
@@ -37,6 +39,8 @@ _BASES = {
     "udp6": "UDPServer",
     "unix_stream": "UnixStreamServer",
     "unix_dgram": "UnixDatagramServer",
+    "tls": "TLSTCPServer",
+    "tls6": "TLSTCPServer",
 }
 _PREFIXES = {"sync": "", "threading": "Threading", "forking": "Forking", "pool": "ThreadPool"}
 _MIXINS = {"threading": "ThreadingMixIn", "forking": "ForkingMixIn", "pool": "ThreadPoolMixIn"}
@@ -47,6 +51,8 @@ _FAMILIES = {
     "udp6": socket.AF_INET6,
     "unix_stream": socket.AF_UNIX,
     "unix_dgram": socket.AF_UNIX,
+    "tls": socket.AF_INET,
+    "tls6": socket.AF_INET6,
 }
 # Selectors that name a group of kinds rather than one transport or concurrency.
 _GROUPS: Dict[str, Callable[[ServerKind], bool]] = {
@@ -63,8 +69,8 @@ class ServerKind:
     """One kind of server: a transport served with one kind of concurrency.
 
     Attributes:
-        transport: ``"tcp"``, ``"tcp6"``, ``"udp"``, ``"udp6"``, ``"unix_stream"``
-            or ``"unix_dgram"``.
+        transport: ``"tcp"``, ``"tcp6"``, ``"udp"``, ``"udp6"``, ``"unix_stream"``,
+            ``"unix_dgram"``, ``"tls"`` or ``"tls6"`` (TLS over TCP, IPv4 or IPv6).
         concurrency: ``"sync"``, ``"threading"``, ``"forking"`` or ``"pool"``.
 
     Example:
@@ -115,7 +121,12 @@ class ServerKind:
     @property
     def is_stream(self) -> bool:
         """Whether the kind serves a stream (TCP, Unix stream) rather than datagrams."""
-        return self.transport in ("tcp", "tcp6", "unix_stream")
+        return self.transport in ("tcp", "tcp6", "unix_stream", "tls", "tls6")
+
+    @property
+    def is_tls(self) -> bool:
+        """Whether the kind serves TLS (``tls-*``, a :class:`netserve.TLSMixIn` server)."""
+        return self.transport in ("tls", "tls6")
 
     @property
     def family(self) -> int:
@@ -143,6 +154,8 @@ class ServerKind:
             'TCPServer'
         """
         module: ModuleType
+        if self.is_tls and backend == "socketserver":
+            raise ValueError(f"server kind {self.id!r} needs netserve: socketserver has no tls")
         if backend is None or backend == "netserve":
             module = netserve
         elif backend == "socketserver":
@@ -181,7 +194,8 @@ def select_kinds(*selectors: Union[str, Iterable[str]]) -> List[ServerKind]:
     ``"unix"``), a transport (``"tcp"``, ``"unix_dgram"``...), a concurrency
     (``"forking"``...) or a kind id (``"udp-pool"``); ``"a,b"`` or a list means
     either. Several selectors narrow: ``select_kinds("stream", "threading")``.
-    Naming ``tcp6``/``udp6`` adds the IPv6 kinds, which are not in the default matrix.
+    Naming ``tcp6``/``udp6`` adds the IPv6 kinds, and naming ``tls`` (or a ``tls-*`` id)
+    the TLS kinds (``tls6``: TLS on ``::1``): none is in the default matrix.
 
     Raises:
         ValueError: A selector matches nothing it could name.
@@ -189,6 +203,8 @@ def select_kinds(*selectors: Union[str, Iterable[str]]) -> List[ServerKind]:
     Example:
         >>> [kind.id for kind in select_kinds("datagram", "sync,forking")]
         ['udp-sync', 'udp-forking', 'unix_dgram-sync', 'unix_dgram-forking']
+        >>> [kind.id for kind in select_kinds("tcp,tls", "threading")]
+        ['tcp-threading', 'tls-threading']
     """
     groups = []
     for selector in selectors or ("all",):

@@ -216,6 +216,27 @@ class Recorder:
         except OSError:
             self._store(_ChildExit(pid, status))
 
+    def ask_stacks(self, pids: Set[int], signum: int, grace: float) -> Dict[int, str]:
+        # Asks stuck children for their stacks (signal `signum`), waits up to `grace`
+        # seconds for the answers, and returns those that came.
+        asked = set()
+        for pid in pids:
+            try:
+                os.kill(pid, signum)
+            except OSError:
+                continue
+            asked.add(pid)
+        if not asked:
+            return {}
+        limit = time.monotonic() + grace
+        with self.cond:
+            self.cond.wait_for(
+                lambda: asked <= set(self.stacks), max(0.0, limit - time.monotonic())
+            )
+        self.sync()  # a stack sent just now is read before the child is killed
+        with self.cond:
+            return {pid: self.stacks[pid] for pid in asked if pid in self.stacks}
+
     def teardown_caused(self, error: HandlerError) -> bool:
         # Whether teardown's closing of a client explains `error`: the handler of that
         # client's connection found its peer gone after teardown closed it.

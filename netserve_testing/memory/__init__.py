@@ -1,8 +1,9 @@
 """The memory wing: handlers run on in-memory sockets, with no socket, thread or real time.
 
-Fake stream and datagram sockets and their peer, chunking, the fake server,
+Fake stream, TLS and datagram sockets and their peer, chunking, the fake server,
 :func:`run_handler` / :func:`run_datagram_handler` and the lockstep script
-player. It imports the script wing (to play scripts) and nothing live. On import
+player. It imports the script wing (to play scripts), the session CA of ``_tls`` (for
+in-memory TLS) and nothing live. On import
 it registers :func:`run_handler` as the way ``Script.run(HandlerClass)`` plays.
 """
 
@@ -15,6 +16,7 @@ from ._peer import FakePeer
 from ._run import DatagramRun, HandlerRun, run_datagram_handler, run_handler
 from ._server import FakeServer
 from ._stream import FakeStreamSocket
+from ._tls import FakeTLSSocket
 
 register_handler_runner(run_handler)
 
@@ -26,6 +28,7 @@ __all__ = [
     "FakePeer",
     "FakeServer",
     "FakeStreamSocket",
+    "FakeTLSSocket",
     "HandlerRun",
     "run_datagram_handler",
     "run_handler",

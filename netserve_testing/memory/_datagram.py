@@ -114,7 +114,9 @@ class FakeDatagramSocket(FakeSocketBase):
         if flags & ~(MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC):
             self._unmodelled(f"{call} flags {flags:#x}")
         if not self._inbound:
-            timeout = 0.0 if flags & MSG_DONTWAIT else self._timeout
+            timeout = self._timeout
+            if timeout is None and flags & MSG_DONTWAIT:
+                timeout = 0.0  # with a timeout, CPython waits for data first, flag or not
             self._would_block(f"{call}({bufsize})", "no datagram is queued", timeout=timeout)
         data, address = self._inbound[0] if flags & MSG_PEEK else self._inbound.popleft()
         if len(data) > bufsize:

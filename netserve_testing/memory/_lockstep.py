@@ -19,6 +19,7 @@ from ..script._script import Script
 from ..script._steps import (
     CLOSE,
     EXPECT,
+    PAUSE,
     QUIET,
     RESET,
     SEND,
@@ -71,6 +72,8 @@ class ScriptPlayer:
         self._consumed = 0  # bytes of sock.sent already matched by expectations
         self._client_done = False  # the client closed or reset: it sends nothing more
         self._quiet = False  # the last client step was go_quiet: reads keep timing out
+        self._pause_left: Optional[float] = None  # fake seconds left of the pause in front
+        self._origin = script.origin  # where a loaded script's step was written
         self.failure: Optional[ExpectationFailed] = None
         self.values: List[Any] = []
         """The value of every matched expectation, in order (a Match for expect_regex)."""
@@ -84,6 +87,9 @@ class ScriptPlayer:
         self, sock: FakeStreamSocket, step: Step, expected: str, received: str, why: str = ""
     ) -> ExpectationFailed:
         position = f"script step {self._index + 1} of {self._count} ({step.describe()})"
+        origin = self._origin(self._index + 1)
+        if origin:
+            position += f" at {origin}"
         sock.transcript.mismatch(expected, received, why or None)
         lines = [f"{position} failed", f"expected: {expected}", f"received: {received}"]
         if why:
@@ -148,6 +154,10 @@ class ScriptPlayer:
                 continue
             if sends:
                 break
+            if kind == PAUSE:
+                if self._paused(sock, step.seconds, can_time_out):
+                    return  # the read times out within the pause (fake clock)
+                continue
             if kind == EXPECT:
                 if self._check(sock, step, sock.write_shut):
                     continue
@@ -163,7 +173,7 @@ class ScriptPlayer:
                 sock._peer_close()
             elif kind == RESET:
                 self._client_done = True
-                sock._peer_reset()
+                sock._peer_reset(read=self._consumed)  # what the client read
             else:
                 self._quiet = True
                 sock._peer_go_quiet()
@@ -174,6 +184,24 @@ class ScriptPlayer:
             # The script is over: the client closes, as a real one does when it finishes.
             self._client_done = True
             sock._peer_close()
+
+    def _paused(self, sock: FakeStreamSocket, seconds: float, can_time_out: bool) -> bool:
+        # The handler reads during a pause. True: its timeout is shorter than what is
+        # left of the pause, so the read times out and the fake clock moves on by the
+        # timeout. False: the pause is over (a blocking read waits it out) and done.
+        left = seconds if self._pause_left is None else self._pause_left
+        timeout = sock.gettimeout()
+        if can_time_out and timeout is not None and timeout < left:
+            self._pause_left = left - timeout
+            if timeout > 0:
+                # Each timed-out read moves the clock on, so the pause ends: these reads
+                # are no idle loop (a non-blocking poll, timeout 0, still counts).
+                sock._idle_reads = 0
+            return True
+        self._pause_left = None
+        self._index += 1
+        sock.transcript.event(f"client paused {seconds:g} s (fake clock)")
+        return False
 
     def timed_out(self, sock: FakeStreamSocket) -> None:
         """The handler ended with a read timeout: set :attr:`failure` if the script waited.
@@ -208,7 +236,7 @@ class ScriptPlayer:
                 sock.transcript.event(
                     f"client sent {step.data!r} after the handler had finished (never read)"
                 )
-            elif kind != QUIET:
+            elif kind not in (QUIET, PAUSE):
                 sock.transcript.event(
                     f"client step after the handler had finished: {step.describe()}"
                 )

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import errno
 from typing import TYPE_CHECKING
 
-from ._socket_base import LOG_EVENT, _as_bytes, os_error
+from ._socket_base import LOG_EVENT, _as_bytes
 
 if TYPE_CHECKING:
     from ._stream import FakeStreamSocket
@@ -36,25 +35,40 @@ class FakePeer:
         self._sock = sock
 
     def send(self, data: bytes) -> None:
-        """Send ``data`` to the socket (split by its chunking).
+        """Send ``data`` to the socket (split by its chunking), as the kernel of its family would.
 
         Raises:
-            BrokenPipeError: The peer already closed or reset.
+            BrokenPipeError: The peer shut down its sending side; or the socket
+                closed, or shut down reading (``AF_UNIX``); or, on TCP, the
+                connection was closed (data sent to a closed TCP socket, or after
+                its ``SHUT_RDWR``, is dropped once and answered with a reset).
+            ConnectionResetError: TCP: the socket closed with unread data (a reset).
+            OSError: ``EBADF`` after :meth:`reset` (the peer's socket is closed).
         """
-        self._sock._deliver([_as_bytes(data)])
+        self._sock._peer_send(_as_bytes(data))
 
     def close(self) -> None:
-        """Shut down the peer's sending side: after the queued data, reads return ``b""``."""
+        """Shut down the peer's sending side: after the queued data, reads return ``b""``.
+
+        Raises:
+            OSError: ``EBADF`` after :meth:`reset`.
+        """
         self._sock._peer_close()
 
     def reset(self) -> None:
-        """Abort the connection (TCP RST).
+        """Abort the connection: an RST on TCP, a close on ``AF_UNIX``.
 
-        Reads return the queued data, then raise ``ConnectionResetError``
-        once, then return ``b""``. Once the queued data was read, the next
-        write raises ``ConnectionResetError`` and later ones
-        ``BrokenPipeError`` (as on Linux). The reset comes in order, after
-        the data sent before it, so conversations stay deterministic.
+        TCP (``AF_INET``/``AF_INET6``): the socket's reads return the queued
+        data, then raise ``ConnectionResetError`` once (unless the peer had
+        sent EOF first), then return ``b""``; its next write raises
+        ``ConnectionResetError`` at once and later ones ``BrokenPipeError``;
+        ``getsockopt(SO_ERROR)`` reports 104 once; ``getpeername()`` and
+        ``shutdown()`` raise ``OSError(ENOTCONN)``. ``AF_UNIX`` has no RST: the
+        socket reads EOF and its writes raise ``BrokenPipeError``; only if the
+        peer had not read everything the socket sent does the socket's next read
+        raise ``ConnectionResetError``. The reset comes in order, after the data
+        sent before it, so conversations stay deterministic. The peer is closed
+        afterwards.
         """
         self._sock._peer_reset()
 
@@ -82,13 +96,11 @@ class FakePeer:
 
         Raises:
             BlockingIOError: Nothing to read yet and the socket's side is still open.
+            ConnectionResetError: Everything was read and the socket closed with
+                unread inbound data (the kernel then resets the connection; on
+                TCP only when the socket had not shut down writing first).
         """
-        sock = self._sock
-        data = sock._out[sock._peer_read : sock._peer_read + bufsize]
-        if not data and bufsize and not sock.write_shut:
-            raise os_error(errno.EAGAIN)
-        sock._peer_read += len(data)
-        return bytes(data)
+        return self._sock._peer_recv(bufsize)
 
     @property
     def received(self) -> bytes:

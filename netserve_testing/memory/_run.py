@@ -9,13 +9,14 @@ from typing import Any, Callable, Generic, List, Optional, Sequence, Tuple, Type
 from .._errors import HandlerWouldBlock
 from ..script._failure import ExpectationFailed
 from ..script._script import Script
-from ..script._steps import CLOSE, EXPECT, RESET, SEND, ExpectClosed, Mismatch
+from ..script._steps import CLOSE, EXPECT, PAUSE, RESET, SEND, ExpectClosed, Mismatch
 from ..script._transcript import Transcript
 from ._chunks import ChunkingLike
 from ._datagram import FakeDatagramSocket
-from ._server import FakeServer
-from ._socket_base import LOG_CONNECTION, Address, default_address
+from ._server import FakeServer, prepare_server
+from ._socket_base import LOG_CONNECTION, LOG_EVENT, Address, default_address
 from ._stream import FakeStreamSocket
+from ._tls import FakeTLSSocket
 
 __all__ = ["DatagramRun", "HandlerRun", "run_datagram_handler", "run_handler"]
 
@@ -29,7 +30,38 @@ def _attach_transcript(exc: BaseException, transcript: Transcript) -> None:
     # which pytest shows under the traceback on every Python version.
     if isinstance(exc, (ExpectationFailed, HandlerWouldBlock)):
         return
-    note = f"conversation with the handler (netserve_testing transcript):\n{transcript.format()}"
+    _add_note(
+        exc, f"conversation with the handler (netserve_testing transcript):\n{transcript.format()}"
+    )
+
+
+def _blocked_error(
+    blocked: Optional[HandlerWouldBlock], error: Optional[BaseException]
+) -> Optional[BaseException]:
+    # A HandlerWouldBlock the handler caught (a real server would still be waiting
+    # there) wins over whatever the handler did next.
+    if blocked is None or error is blocked:
+        return error
+    _add_note(
+        blocked,
+        "the handler caught this and went on; on a real server it would still be waiting",
+    )
+    return blocked
+
+
+def _report_missing(sock: FakeStreamSocket, names: List[str]) -> None:
+    # Attributes the handler wanted from its FakeServer: a swallowed AttributeError (a
+    # stdlib handler answering 500) should not leave the test guessing.
+    sock._log.append(
+        (
+            LOG_EVENT,
+            f"handler asked its FakeServer for {', '.join(map(repr, names))}, which it lacks: "
+            f"give it with FakeServer(name=...), or pass the real server class as server=",
+        )
+    )
+
+
+def _add_note(exc: BaseException, note: str) -> None:
     if hasattr(exc, "add_note"):
         exc.add_note(note)
         return
@@ -136,7 +168,20 @@ class HandlerRun(Generic[H]):
         (it did not see it); :attr:`error` holds the ``ConnectionResetError``
         when the handler saw it and let it escape.
         """
-        return self.socket._end == "reset"
+        return self.socket._peer_closed
+
+    @property
+    def reset_sent(self) -> bool:
+        """Whether closing the connection reset it, because the handler left bytes unread.
+
+        Linux answers a close with unread inbound data with a reset instead of
+        a clean EOF: the client reads the reply, then (Unix sockets, or TCP when
+        the handler had not shut down writing first) ``ConnectionResetError``;
+        on TCP its next send fails. :attr:`unread` holds the bytes; the
+        socket's :attr:`~netserve_testing.FakeStreamSocket.peer` reads as that
+        client would.
+        """
+        return self.socket._rst_sent
 
 
 def run_handler(
@@ -148,9 +193,10 @@ def run_handler(
     seed: Optional[int] = None,
     server: Any = None,
     client_address: Address = None,
-    family: int = socket.AF_INET,
+    family: Optional[int] = None,
     max_send: Optional[int] = None,
     raise_errors: bool = True,
+    tls: bool = False,
 ) -> HandlerRun[H]:
     """Run a stream handler on one in-memory connection, as a TCP or Unix stream server would.
 
@@ -166,27 +212,40 @@ def run_handler(
             returns at most one chunk), or a :class:`~netserve_testing.Script`
             played in lockstep with the handler.
         then: After ``inbound`` bytes, the client sends EOF (``"eof"``, the
-            default), resets (``"reset"``) or goes quiet (``"quiet"``: the
-            handler's next read times out). A script says this with its own steps.
+            default), resets (``"reset"``: a TCP RST, a close on ``AF_UNIX``, as
+            :meth:`FakePeer.reset <netserve_testing.FakePeer.reset>` says) or goes
+            quiet (``"quiet"``: the handler's next read times out). A script says
+            this with its own steps.
         chunking: How inbound bytes split across reads: ``None`` (as given),
             ``"bytewise"``, an ``int`` size, ``"random"`` or a
             :class:`~netserve_testing.Chunking`.
         seed: Seed for ``chunking="random"`` (printed in failures for replay).
-        server: What the handler sees as ``self.server``; a
-            :class:`~netserve_testing.FakeServer` by default.
+        server: What the handler sees as ``self.server``: a
+            :class:`~netserve_testing.FakeServer` by default; or a real server
+            class (built with ``bind_and_activate=False``, no socket bound) or
+            such an instance, which is readied as its ``server_bind()`` would
+            (``server_name``/``server_port`` of ``HTTPServer``, the environ of
+            ``WSGIServer``) and its unbound socket closed. See the README's
+            recipes for ``http.server``, ``xmlrpc.server`` and ``wsgiref``.
         client_address: The client's address (a default per family).
-        family: ``AF_INET`` (default), ``AF_INET6`` or ``AF_UNIX``.
+        family: ``AF_INET``, ``AF_INET6`` or ``AF_UNIX``; by default the
+            server's ``address_family``, else ``AF_INET``.
         max_send: Accept at most this many bytes per ``send()`` call.
         raise_errors: If true (the default), an exception from the handler
             propagates, with the transcript attached as a note. If false it is
             kept in :attr:`HandlerRun.error`, as a server would log it.
+        tls: Play the conversation over a real TLS session in memory: the handler's
+            ``self.request`` is a :class:`~netserve_testing.FakeTLSSocket` (it behaves
+            as an ``ssl.SSLSocket``), certificates come from the session CA, the
+            chunking splits the TLS bytes, and ``sent`` is what the client decrypted.
 
     Returns:
         A :class:`HandlerRun`.
 
     Raises:
         ExpectationFailed: A script's expectation was not met (always raised).
-        HandlerWouldBlock: The handler read with no data and no timeout.
+        HandlerWouldBlock: The handler read with no data and no timeout
+            (always raised, even when the handler caught it).
 
     Example:
         >>> import socketserver
@@ -202,12 +261,14 @@ def run_handler(
             f"or .go_quiet()"
         )
     if server is None:
+        family = socket.AF_INET if family is None else family
         server = FakeServer(address_family=family, RequestHandlerClass=handler_class)
-    elif getattr(server, "RequestHandlerClass", None) is None:
-        server.RequestHandlerClass = handler_class
+    else:
+        server, family = prepare_server(server, handler_class, family)
     if client_address is None:
         client_address = default_address(family, local=False)
-    sock = FakeStreamSocket(
+    socket_class = FakeTLSSocket if tls else FakeStreamSocket
+    sock = socket_class(
         inbound,
         then=then or "eof",
         chunking=chunking,
@@ -219,6 +280,10 @@ def run_handler(
     )
     sock._log.insert(0, (LOG_CONNECTION, (client_address, handler_class)))
     handler, error = _construct(handler_class, sock, client_address, server)
+    if sock._blocked is not None:
+        error = _blocked_error(sock._blocked, error)
+    if server.__class__ is FakeServer and server._missing:
+        _report_missing(sock, server._missing)
     closed_by = "handler" if sock.write_shut else "server"
     # TCPServer.shutdown_request(): shut down writing (errors ignored), then close.
     try:  # noqa: SIM105 - a plain try is cheaper than suppress(), and runs every time
@@ -378,7 +443,10 @@ def run_datagram_handler(
         family=family,
         sockname=getattr(server, "server_address", None),
     )
-    if not hasattr(server, "socket"):
+    if server.__class__ is FakeServer:
+        # Not hasattr(): on a FakeServer it would count as asked for, and cost a raise.
+        server.__dict__.setdefault("socket", sock)
+    elif not hasattr(server, "socket"):
         server.socket = sock
     size = max_packet_size if max_packet_size is not None else server.max_packet_size
     if isinstance(data, Script):
@@ -388,6 +456,8 @@ def run_datagram_handler(
     # UDPServer.get_request(): recvfrom(max_packet_size), then ((data, socket), address).
     packet, address = sock.recvfrom(size)
     handler, error = _construct(handler_class, (packet, sock), address, server)
+    if sock._blocked is not None:
+        error = _blocked_error(sock._blocked, error)
     if error is not None and (raise_errors or not isinstance(error, Exception)):
         _attach_transcript(error, sock.transcript)
         raise error
@@ -436,6 +506,7 @@ def _play_datagrams(
             packet, address = sock.recvfrom(size)
             truncated = truncated or len(step.data) > size
             handler, error = _construct(handler_class, (packet, sock), address, server)
+            error = _blocked_error(sock._blocked, error)
             handlers.append(handler)
             if error is not None:
                 if raise_errors or not isinstance(error, Exception):
@@ -464,6 +535,8 @@ def _play_datagrams(
                 f"expected: the datagram {expected}\nreceived: {received}\n{why}",
                 sock.transcript,
             )
+        elif kind == PAUSE:
+            sock.transcript.event(f"client paused {step.seconds:g} s (fake clock)")
         else:
             sock.transcript.event("client closed" if kind == CLOSE else "client went quiet")
     return DatagramRun(

@@ -134,6 +134,8 @@ class FakeSocketBase:
     _closed = False  # close() was called (the descriptor may live on in makefile())
     _io_refs = 0
     _header: Optional[str] = None  # shown above the transcript (the chunking, if not exact)
+    # The first HandlerWouldBlock raised: run_handler reports it even if the handler caught it.
+    _blocked: Optional[HandlerWouldBlock] = None
     timeouts = 0
     """How many reads timed out on the fake clock."""
 
@@ -171,11 +173,25 @@ class FakeSocketBase:
         return self._fd < 0
 
     def fileno(self) -> int:
-        """Return a fake descriptor number, or ``-1`` after close (as a real socket does).
+        """Return ``-1`` after close (as a real socket does); otherwise not modelled.
 
-        The number is not a real descriptor: ``select()`` on it fails.
+        A fake has no kernel descriptor, and a real one standing in for it could not
+        follow the fake clock (``select()`` with a timeout would wait for real, and
+        with none it would hang where the fake raises
+        :class:`~netserve_testing.HandlerWouldBlock`). So ``select.select()``,
+        ``select.poll().register()``, ``selectors`` and ``fileno()`` itself raise
+        :class:`NotImplementedError`: test a handler that waits with them
+        against a real server.
+
+        Raises:
+            NotImplementedError: The socket is open.
         """
-        return self._fd
+        if self._fd < 0:
+            return -1
+        self._unmodelled(
+            "fileno(), so select(), poll() and selectors cannot wait on it (they need "
+            "a kernel descriptor)"
+        )
 
     def _check_open(self) -> None:
         if self._fd < 0:
@@ -200,11 +216,16 @@ class FakeSocketBase:
         and then raises ``OSError(EBADF)``.
         """
         if value is not None:
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
+            # As CPython: any int (True is 1 s, False 0.0) or float; NaN and infinity fail.
+            if not isinstance(value, (int, float)):
                 raise TypeError(f"timeout must be a number or None, not {type(value).__name__}")
+            value = float(value)
+            if value != value:
+                raise ValueError("Invalid value NaN (not a number)")
             if value < 0:
                 raise ValueError("Timeout value out of range")
-            value = float(value)
+            if value == float("inf"):
+                raise OverflowError("timeout doesn't fit into C timeval")
         self._timeout = value
         self._check_open()
 
@@ -236,10 +257,14 @@ class FakeSocketBase:
                 (LOG_EVENT, f"{call} timed out after {timeout:g} s (fake clock, {reason})")
             )
             raise socket.timeout("timed out")
-        raise HandlerWouldBlock(
-            f"handler would block forever: {call} with no timeout set ({reason})\n\n"
-            f"transcript:\n{self.transcript.format()}"
-        )
+        self._raise_blocked(f"handler would block forever: {call} with no timeout set ({reason})")
+
+    def _raise_blocked(self, message: str) -> NoReturn:
+        # Remembered, so that a handler catching it cannot hide it from run_handler.
+        blocked = HandlerWouldBlock(f"{message}\n\ntranscript:\n{self.transcript.format()}")
+        if self._blocked is None:
+            self._blocked = blocked
+        raise blocked
 
     # -- options --------------------------------------------------------------------------
     def _default_option(self, level: int, option: int) -> Optional[Union[int, bytes]]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import errno
 import io
+import locale
 import socket
+import struct
 import weakref
 from collections import deque
 from typing import (
@@ -21,10 +23,10 @@ from typing import (
     Union,
 )
 
-from .._errors import HandlerWouldBlock
 from ..script._script import Script
 from ..script._transcript import Transcript
 from ._chunks import _EXACT, Chunking, ChunkingLike
+from ._connection import StreamConnection
 from ._lockstep import ScriptPlayer
 from ._peer import FakePeer
 from ._socket_base import (
@@ -48,14 +50,18 @@ __all__ = ["FakeStreamSocket"]
 _THEN = ("quiet", "eof", "reset")
 _RECV_FLAGS = MSG_PEEK | MSG_DONTWAIT | MSG_WAITALL
 _SEND_FLAGS = MSG_DONTWAIT | MSG_NOSIGNAL
-# Plain ints, as for the MSG_* flags: comparing with the IntEnum members costs more.
-_SHUT_RD, _SHUT_WR, _SHUT_RDWR = int(socket.SHUT_RD), int(socket.SHUT_WR), int(socket.SHUT_RDWR)
-_SHUT_NAMES = {_SHUT_RD: "SHUT_RD", _SHUT_WR: "SHUT_WR", _SHUT_RDWR: "SHUT_RDWR"}
-_SHUT_WR_EVENTS = {
-    how: f"handler shut down its sending side ({_SHUT_NAMES[how]})"
-    for how in (_SHUT_WR, _SHUT_RDWR)
-}
 _EBADF = errno.EBADF
+_SOL_SOCKET, _SO_ERROR = int(socket.SOL_SOCKET), int(socket.SO_ERROR)
+_UNIX = int(getattr(socket, "AF_UNIX", -1))
+
+
+class _FakeSocketIO(socket.SocketIO):
+    # socket.SocketIO, except that its name (shown by repr() of a makefile() file)
+    # does not ask the fake for a descriptor it does not have.
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return f"<fake socket {self._sock!r}>"  # type: ignore[attr-defined]
+
 
 # makefile() mode -> (reading, writing, binary, raw mode), filled as modes are met.
 _MAKEFILE_MODES: Dict[str, Tuple[bool, bool, bool, str]] = {}
@@ -79,15 +85,18 @@ def _makefile_mode(mode: str) -> Tuple[bool, bool, bool, str]:
     return parsed
 
 
-class FakeStreamSocket(FakeSocketBase):
+class FakeStreamSocket(StreamConnection, FakeSocketBase):
     """An in-memory, connected stream socket: what a handler gets as ``self.request``.
 
     It has the surface request handlers use (``recv``, ``recv_into``,
     ``send``, ``sendall``, ``makefile``, timeouts, options, names,
-    ``shutdown``, ``close``) and fails the way a real socket fails: EOF reads
-    ``b""``, operations after ``close()`` raise ``OSError(EBADF)``, a write
-    after the peer reset raises ``ConnectionResetError`` then
-    ``BrokenPipeError``. What it does not model raises
+    ``shutdown``, ``close``) and fails the way a Linux socket of its family
+    fails (``AF_INET``/``AF_INET6`` as TCP, ``AF_UNIX`` as a Unix stream
+    socket): EOF reads ``b""``, operations after ``close()`` raise
+    ``OSError(EBADF)``, a TCP reset makes the next write raise
+    ``ConnectionResetError`` and later ones ``BrokenPipeError``, closing with
+    unread inbound data resets the peer. What it does not model (``fileno()``,
+    and so ``select``, ``poll`` and ``selectors``) raises
     :class:`NotImplementedError`.
 
     The test plays the other end through :attr:`peer`. Time is fake: when no
@@ -101,8 +110,10 @@ class FakeStreamSocket(FakeSocketBase):
             :class:`~netserve_testing.Script` played in lockstep.
         then: What the peer does after ``inbound``: ``"quiet"`` (stays
             connected, sends nothing: reads would block), ``"eof"`` or
-            ``"reset"`` (once the data is read, the next read or write raises
-            ``ConnectionResetError``). Ignored for a script.
+            ``"reset"`` (see :meth:`FakePeer.reset
+            <netserve_testing.FakePeer.reset>`: on TCP the data is still read,
+            then ``ConnectionResetError``, and writes fail at once; on
+            ``AF_UNIX`` it is a close). Ignored for a script.
         chunking: How inbound bytes split across reads (see
             :class:`~netserve_testing.Chunking`).
         seed: Seed for ``chunking="random"``.
@@ -150,6 +161,8 @@ class FakeStreamSocket(FakeSocketBase):
             sockname if sockname is not None else default_address(family, local=True),
             transcript,
         )
+        if self._family == _UNIX:
+            self._tcp = False
         self._peername = peername if peername is not None else default_address(family, local=False)
         if chunking is not None or seed is not None:
             self.chunking = Chunking.of(chunking, seed)
@@ -159,7 +172,7 @@ class FakeStreamSocket(FakeSocketBase):
                 self._header = f"chunking: {self.chunking.describe()}"
                 if transcript is not None:
                     transcript.add_header(self._header)
-        # Inbound: chunks not yet read; then the peer's end: None (open), "eof" or "reset".
+        # Inbound: chunks not yet read (the ends and errors: see StreamConnection).
         self._chunks: Deque[bytes] = deque()
         # Outbound: everything accepted by send()/sendall(), per call too.
         self._out = bytearray()
@@ -186,7 +199,9 @@ class FakeStreamSocket(FakeSocketBase):
                     raise TypeError(f"inbound chunks must be bytes, not {chunk!r}")
             self._deliver([bytes(chunk) for chunk in chunks])
         if then == "eof":
-            self._peer_close()
+            # _peer_close() on a fresh connection, spelled out: every run comes here.
+            self._fin_in = True
+            self._log.append((LOG_EVENT, "client closed its sending side (EOF)"))
         elif then == "reset":
             self._peer_reset()
 
@@ -196,14 +211,8 @@ class FakeStreamSocket(FakeSocketBase):
 
     # State every connection starts with, as class defaults (see FakeSocketBase).
     _max_send: Optional[int] = None
-    _end: Optional[str] = None  # the peer's end: None (open), "eof" or "reset"
-    _reset_pending = False  # ECONNRESET not yet reported to a read or a write
-    _dead = False  # after a reset was reported: reads give b"", writes EPIPE
-    _shut_rd = False
-    _shut_wr = False
     _idle_reads = 0
     _window: Optional[int] = None  # bytes the peer still reads; None = all
-    _peer_read = 0  # how much of the output the peer has read with FakePeer.recv()
     # The peer object, held weakly: a strong reference both ways would make every
     # socket garbage that only the cycle collector can free (it then runs every few runs).
     _peer_ref: Optional[weakref.ref[FakePeer]] = None
@@ -221,32 +230,6 @@ class FakeStreamSocket(FakeSocketBase):
             peer = FakePeer(self)
             self._peer_ref = weakref.ref(peer)
         return peer
-
-    # -- the peer's actions (FakePeer and the script player call these) ---------------
-    def _deliver(self, chunks: Sequence[bytes]) -> None:
-        # Queue consecutive sends, split by the chunking; one transcript line a piece.
-        if self._end is not None:
-            raise os_error(errno.EPIPE)
-        append = self._chunks.append
-        log = self._log.append
-        for piece in chunks if self.chunking is _EXACT else self._split(chunks):
-            if piece:
-                append(piece)
-                log((LOG_IN, piece))
-
-    def _peer_close(self) -> None:
-        if self._end is None:
-            self._end = "eof"
-            self._log.append((LOG_EVENT, "client closed its sending side (EOF)"))
-
-    def _peer_reset(self) -> None:
-        if self._end != "reset" and not self._dead:
-            self._end = "reset"
-            self._reset_pending = True
-            self._log.append((LOG_EVENT, "client reset the connection"))
-
-    def _peer_go_quiet(self) -> None:
-        self._log.append((LOG_EVENT, "client went quiet"))
 
     # -- what the test inspects --------------------------------------------------------
     @property
@@ -355,7 +338,11 @@ class FakeStreamSocket(FakeSocketBase):
             # A peek sees what is queued, across chunks, as a real socket's buffer shows it.
             self._idle_reads = 0
             return b"".join(chunks)[:size]
-        timeout = 0.0 if flags & MSG_DONTWAIT else self._timeout
+        timeout = self._timeout
+        if timeout is None and flags & MSG_DONTWAIT:
+            # With a timeout CPython waits for data first, flag or not: only a blocking
+            # socket turns MSG_DONTWAIT into EAGAIN.
+            timeout = 0.0
         result = b""
         while True:
             if self._chunks:
@@ -370,38 +357,36 @@ class FakeStreamSocket(FakeSocketBase):
                 if len(result) == size or not flags & MSG_WAITALL:
                     return result
                 continue
-            if self._shut_rd:
-                # SHUT_RD: what was queued has been read; now reads end at once.
+            end = self._read_end(bool(result))
+            if end is not None:
                 if not result:
-                    self._count_idle_read(name, size, "it read after shutting down reading")
+                    self._count_idle_read(name, size, end)
                 return result
-            if result and (self._end is not None or self._dead):
-                return result  # MSG_WAITALL stops short at EOF or a reset
-            if self._reset_pending and self._end == "reset":
-                self._reset_pending = False
-                self._dead = True
-                raise os_error(errno.ECONNRESET)
-            if self._end is not None or self._dead:
-                self._count_idle_read(name, size, "it read EOF")
-                return b""
             if self.player is not None:
                 self.player.pull(self, timeout is not None)
-                if self._chunks or self._end is not None:
+                if self._chunks or self._fin_in or self._err or self._down:
                     if flags & MSG_PEEK and self._chunks:
                         return b"".join(self._chunks)[:size]
                     continue
-            if result:
-                return result  # MSG_WAITALL stops short when nothing more can come
-            self._count_idle_read(name, size, "its reads timed out")
-            self._would_block(f"{name}({size})", "the client sent nothing more", timeout=timeout)
+            if result and timeout is not None:
+                # A socket with a timeout is non-blocking underneath: MSG_WAITALL stops short.
+                return result
+            if not result:
+                self._count_idle_read(name, size, "its reads timed out")
+            self._would_block(
+                f"{name}({size}{', MSG_WAITALL' if result else ''})",
+                f"it has {len(result)} of {size} bytes and the client sent nothing more"
+                if result
+                else "the client sent nothing more",
+                timeout=timeout,
+            )
 
     def _count_idle_read(self, name: str, size: int, what: str) -> None:
         self._idle_reads += 1
         if self._idle_reads > IDLE_READ_LIMIT:
-            raise HandlerWouldBlock(
+            self._raise_blocked(
                 f"handler would loop forever: {what} {IDLE_READ_LIMIT} times in a row "
-                f"({name}({size}) returned nothing each time, and it sent nothing in between)\n\n"
-                f"transcript:\n{self.transcript.format()}"
+                f"({name}({size}) returned nothing each time, and it sent nothing in between)"
             )
 
     # -- writing ----------------------------------------------------------------------
@@ -410,13 +395,9 @@ class FakeStreamSocket(FakeSocketBase):
             raise os_error(_EBADF)
         if flags & ~_SEND_FLAGS:
             self._unmodelled(f"send flags {flags:#x}")
-        if self._reset_pending and not self._chunks:
-            # The reset is reported in order: once the data sent before it was read.
-            self._reset_pending = False
-            self._dead = True
-            raise os_error(errno.ECONNRESET)
-        if self._shut_wr or self._dead:
-            raise os_error(errno.EPIPE)
+        error = self._send_error()
+        if error is not None:
+            raise error
 
     def _accept(self, data: bytes, call: str, total: int, flags: int) -> int:
         # Take what the peer's window and max_send allow; block (fake clock) when nothing fits.
@@ -425,7 +406,9 @@ class FakeStreamSocket(FakeSocketBase):
             size = min(size, self._max_send)
         if self._window is not None:
             if self._window == 0 and data:
-                timeout = 0.0 if flags & MSG_DONTWAIT else self._timeout
+                timeout = self._timeout
+                if timeout is None and flags & MSG_DONTWAIT:
+                    timeout = 0.0
                 self._would_block(
                     f"{call} of {total} bytes", "the client stopped reading", timeout=timeout
                 )
@@ -456,9 +439,9 @@ class FakeStreamSocket(FakeSocketBase):
         if (
             self._fd >= 0
             and not flags
-            and not self._reset_pending
+            and not self._err
             and not self._shut_wr
-            and not self._dead
+            and not self._down
             and self._max_send is None
             and self._window is None
         ):
@@ -503,7 +486,7 @@ class FakeStreamSocket(FakeSocketBase):
         out object") and reference-counted closing behave as on a real socket.
         """
         reading, writing, binary, rawmode = _makefile_mode(mode)
-        raw = socket.SocketIO(self, rawmode)  # type: ignore[arg-type]
+        raw = _FakeSocketIO(self, rawmode)  # type: ignore[arg-type]
         self._io_refs += 1
         if buffering is None or buffering < 0:
             buffering = io.DEFAULT_BUFFER_SIZE
@@ -520,39 +503,30 @@ class FakeStreamSocket(FakeSocketBase):
             buffer = io.BufferedWriter(raw, buffering)
         if binary:
             return buffer
-        if encoding is None and hasattr(io, "text_encoding"):
-            encoding = io.text_encoding(encoding)
+        if encoding is None:
+            # What a real socket ends with (its descriptor is no terminal); said here,
+            # because Python < 3.10 would ask fileno() for a device encoding first.
+            encoding = (
+                io.text_encoding(None)
+                if hasattr(io, "text_encoding")
+                else locale.getpreferredencoding(False)
+            )
         text = io.TextIOWrapper(buffer, encoding, errors, newline)
         text.mode = mode  # type: ignore[misc]
         return text
 
-    # -- names, shutdown, close -------------------------------------------------------
-    def getpeername(self) -> Address:
-        """Return the peer's address; ``ENOTCONN`` once the connection was reset."""
-        self._check_open()
-        if self._dead:
-            raise os_error(errno.ENOTCONN)
-        return self._peername
+    # -- options ------------------------------------------------------------------------
+    def getsockopt(self, level: int, option: int, buflen: int = 0) -> Union[int, bytes]:
+        """As :meth:`FakeSocketBase.getsockopt`; ``SO_ERROR`` reports a pending error once.
 
-    def shutdown(self, how: int) -> None:
-        """Shut down reading (``SHUT_RD``), writing (``SHUT_WR``: the peer reads EOF) or both."""
-        if self._fd < 0:
-            raise os_error(_EBADF)
-        if how not in _SHUT_NAMES:
-            raise os_error(errno.EINVAL)
-        if self._dead:
-            raise os_error(errno.ENOTCONN)
-        self.shutdowns.append(how)
-        if how != _SHUT_WR:
-            self._shut_rd = True
-        if how != _SHUT_RD and not self._shut_wr:
-            self._shut_wr = True
-            self._log.append((LOG_EVENT, _SHUT_WR_EVENTS[how]))
-
-    def _real_close(self) -> None:
-        if self._fd >= 0:
-            self._log.append((LOG_EVENT, "handler's socket closed"))
-            self._fd = -1
+        After a TCP reset, ``SO_ERROR`` is ``ECONNRESET`` (104) once, then ``0``,
+        as on Linux; reading it clears the error a read or a write would report.
+        """
+        if level == _SOL_SOCKET and option == _SO_ERROR:
+            self._check_open()
+            code = self._so_error()
+            return struct.pack("i", code)[:buflen] if buflen else code
+        return FakeSocketBase.getsockopt(self, level, option, buflen)
 
     def __repr__(self) -> str:
         text = super().__repr__()[:-1]

@@ -8,6 +8,11 @@ other wings: whoever plays a script (a fake socket, a real client) imports it.
 from __future__ import annotations
 
 from ._failure import ExpectationFailed
+from ._golden import GoldenFileMissing, GoldenScript
+from ._golden_format import ScriptFormatError
+from ._http import ParsedResponse
+from ._http_steps import ExpectResponse, SendRequest
+from ._pause import Pause
 from ._script import Script, register_handler_runner
 from ._steps import (
     Close,
@@ -25,6 +30,7 @@ from ._steps import (
     Step,
 )
 from ._transcript import Transcript, TranscriptEntry
+from ._until import ExpectUntil
 
 __all__ = [
     "Close",
@@ -32,15 +38,23 @@ __all__ = [
     "ExpectClosed",
     "ExpectLine",
     "ExpectRegex",
+    "ExpectResponse",
+    "ExpectUntil",
     "Expectation",
     "ExpectationFailed",
     "GoQuiet",
+    "GoldenFileMissing",
+    "GoldenScript",
     "Matched",
     "Mismatch",
+    "ParsedResponse",
+    "Pause",
     "Reset",
     "Script",
     "ScriptClient",
+    "ScriptFormatError",
     "Send",
+    "SendRequest",
     "Step",
     "Transcript",
     "TranscriptEntry",

@@ -30,6 +30,8 @@ class ExpectationFailed(NetserveTestingError, AssertionError):
     """
 
     def __init__(self, message: str, transcript: Optional[Transcript] = None) -> None:
+        self.reason = message
+        """The message without the transcript."""
         if transcript is not None:
             message = f"{message}\n\ntranscript:\n{transcript.format()}"
         super().__init__(message)

@@ -54,12 +54,15 @@ class ScriptClient(Protocol):
         send b'hi'
         expect b'HI'
         close
+        [None]
     """
 
     def send(self, data: bytes) -> Any: ...
     def expect(self, data: bytes) -> Any: ...
-    def expect_line(self, text: str) -> Any: ...
-    def expect_regex(self, pattern: Union[str, bytes, re.Pattern[bytes]]) -> Any: ...
+    def expect_line(self, text: str, **options: Any) -> Any: ...
+    def expect_regex(
+        self, pattern: Union[str, bytes, re.Pattern[bytes]], **options: Any
+    ) -> Any: ...
     def expect_closed(self) -> Any: ...
     def close(self) -> Any: ...
     def reset(self) -> Any: ...
@@ -98,6 +101,24 @@ Outcome = Optional[Union[Matched, Mismatch]]
 _MATCHED_EOF = Matched(0)
 
 
+#: The line endings a line step can require; ``None`` accepts ``\n`` and ``\r\n`` alike.
+NEWLINES = ("\n", "\r\n")
+
+
+def check_newline(newline: Optional[str]) -> Optional[bytes]:
+    """Return ``newline`` as bytes (``None`` stays ``None``: any ending), or raise.
+
+    Example:
+        >>> check_newline("\\r\\n")
+        b'\\r\\n'
+    """
+    if newline is None:
+        return None
+    if newline not in NEWLINES:
+        raise ValueError(f"newline must be '\\n', '\\r\\n' or None, not {newline!r}")
+    return newline.encode("ascii")
+
+
 def _split_line(buffer: bytes) -> Optional[Tuple[bytes, int]]:
     # A line ends at b"\n"; a b"\r" before it is part of the ending, not the text.
     end = buffer.find(b"\n")
@@ -107,6 +128,36 @@ def _split_line(buffer: bytes) -> Optional[Tuple[bytes, int]]:
     if line.endswith(b"\r"):
         line = line[:-1]
     return line, end + 1
+
+
+def _split_strict(buffer: bytes, ending: bytes) -> Optional[Tuple[Optional[bytes], int]]:
+    # A line ends at the first b"\n"; its text is None when its ending is not ``ending``
+    # (a bare b"\n" where b"\r\n" is declared, or b"\r\n" where b"\n" is).
+    end = buffer.find(b"\n")
+    if end < 0:
+        return None
+    raw = buffer[: end + 1]
+    crlf = raw.endswith(b"\r\n")
+    if crlf != (ending == b"\r\n"):
+        return None, end + 1
+    return raw[: -len(ending)], end + 1
+
+
+def client_verb(client: Any, name: str, step: Step) -> Any:
+    """Return ``client``'s method ``name`` for ``step``, or raise naming what is missing.
+
+    Example:
+        >>> client_verb(object(), "pause", Close())
+        Traceback (most recent call last):
+          ...
+        NotImplementedError: object has no pause(), which step 'close (EOF)' needs
+    """
+    verb = getattr(client, name, None)
+    if verb is None:
+        raise NotImplementedError(
+            f"{type(client).__name__} has no {name}(), which step {step.describe()!r} needs"
+        )
+    return verb
 
 
 def _received(buffer: bytes, eof: bool) -> str:
@@ -146,6 +197,10 @@ class Expectation(Step):
     # Whether a datagram is checked as a line: its final line ending is optional.
     _line_based = False
 
+    def _datagram_ending(self) -> bytes:
+        # The ending a line-based step adds to a datagram that has none.
+        return b"\n"
+
     def match(self, buffer: bytes, eof: bool) -> Outcome:
         """Check ``buffer``, the unread bytes received so far.
 
@@ -173,7 +228,7 @@ class Expectation(Step):
             Mismatch(expected="b'HI'", received="b'HI!'")
         """
         line = self._line_based and not datagram.endswith(b"\n")
-        fed = datagram + b"\n" if line else datagram
+        fed = datagram + self._datagram_ending() if line else datagram
         outcome = self.match(fed, True)
         if isinstance(outcome, Matched) and outcome.consumed == len(fed):
             return outcome
@@ -304,26 +359,35 @@ class Expect(Expectation):
 
 @dataclass(frozen=True)
 class ExpectLine(Expectation):
-    """The handler sends the line ``text`` next, ended by ``\\n`` or ``\\r\\n``.
+    """The handler sends the line ``text`` next.
+
+    With ``newline=None`` (the default) the line may end with ``\\n`` or
+    ``\\r\\n``; with ``newline="\\r\\n"`` (or ``"\\n"``) it must end with
+    exactly that, so a handler that sends a bare ``\\n`` to a CRLF protocol fails.
 
     Example:
         >>> ExpectLine("250 ok").match(b"250 ok\\r\\nnext", False)
         Matched(consumed=8, value='250 ok')
+        >>> ExpectLine("250 ok", newline="\\r\\n").match(b"250 ok\\n", False)
+        Mismatch(expected="b'250 ok\\\\r\\\\n'", received="b'250 ok\\\\n'")
     """
 
     text: str
     encoding: str = "utf-8"
+    newline: Optional[str] = None
     _line_based = True
     _wanted: bytes = field(init=False, repr=False, compare=False)
     # The line with each ending, when a plain prefix test decides a match (the text holds
     # no b"\n" and does not end in b"\r"), and the outcome for each (see Expect).
     _lines: Optional[Tuple[bytes, bytes]] = field(init=False, repr=False, compare=False)
     _matched: Tuple[Matched, Matched] = field(init=False, repr=False, compare=False)
+    _ending: Optional[bytes] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         wanted = self.text.encode(self.encoding)
         plain = b"\n" not in wanted and not wanted.endswith(b"\r")
         size = len(wanted)
+        object.__setattr__(self, "_ending", check_newline(self.newline))
         object.__setattr__(self, "_wanted", wanted)
         object.__setattr__(self, "_lines", (wanted + b"\n", wanted + b"\r\n") if plain else None)
         object.__setattr__(
@@ -331,12 +395,22 @@ class ExpectLine(Expectation):
         )
 
     def apply(self, client: ScriptClient) -> Any:
-        return client.expect_line(self.text)
+        if self.newline is None and self.encoding == "utf-8":
+            return client.expect_line(self.text)
+        return client.expect_line(self.text, encoding=self.encoding, newline=self.newline)
 
     def describe(self) -> str:
-        return f"expect line {self.text!r}"
+        if self._ending is None:
+            return f"expect line {self.text!r}"
+        return f"expect line {self.text!r} ending {self._ending!r}"
+
+    def _datagram_ending(self) -> bytes:
+        return self._ending or b"\n"
 
     def match(self, buffer: bytes, eof: bool) -> Outcome:
+        ending = self._ending
+        if ending is not None:
+            return self._match_strict(buffer, eof, ending)
         lines = self._lines
         if lines is not None:  # the common case, decided without splitting the line
             if buffer.startswith(lines[0]):
@@ -354,6 +428,17 @@ class ExpectLine(Expectation):
             return self._matched[consumed - len(wanted) - 1]
         return Mismatch(repr(wanted + b"\n"), repr(buffer[:consumed]))
 
+    def _match_strict(self, buffer: bytes, eof: bool, ending: bytes) -> Outcome:
+        whole = self._wanted + ending
+        if buffer.startswith(whole):
+            return self._matched[len(ending) - 1]
+        split = _split_strict(buffer, ending)
+        if split is None:
+            if eof or not whole.startswith(buffer):
+                return Mismatch(repr(whole), _received(buffer, eof))
+            return None
+        return Mismatch(repr(whole), repr(buffer[: split[1]]))
+
 
 @dataclass(frozen=True)
 class ExpectRegex(Expectation):
@@ -369,15 +454,30 @@ class ExpectRegex(Expectation):
 
     pattern: bytes
     flags: int = 0
+    newline: Optional[str] = None
     _line_based = True
     _compiled: re.Pattern[bytes] = field(init=False, repr=False, compare=False)
+    _ending: Optional[bytes] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_compiled", re.compile(self.pattern, self.flags))
+        object.__setattr__(self, "_ending", check_newline(self.newline))
 
     @classmethod
-    def of(cls, pattern: Union[str, bytes, re.Pattern[Any]], flags: int = 0) -> ExpectRegex:
-        """Build from a ``str`` or ``bytes`` pattern (``str`` is encoded as UTF-8)."""
+    def of(
+        cls,
+        pattern: Union[str, bytes, re.Pattern[Any]],
+        flags: int = 0,
+        newline: Optional[str] = None,
+    ) -> ExpectRegex:
+        """Build from a ``str`` or ``bytes`` pattern (``str`` is encoded as UTF-8).
+
+        ``newline`` as for :class:`ExpectLine`: ``None`` accepts either ending.
+
+        Example:
+            >>> ExpectRegex.of(r"^2\\d\\d", newline="\\r\\n").match(b"250\\n", False).expected
+            "a line matching b'^2\\\\\\\\d\\\\\\\\d' ending b'\\\\r\\\\n'"
+        """
         if isinstance(pattern, re.Pattern):
             flags |= pattern.flags & ~re.UNICODE
             pattern = pattern.pattern
@@ -385,24 +485,37 @@ class ExpectRegex(Expectation):
             pattern = pattern.encode("utf-8")
         if not isinstance(pattern, bytes):
             raise TypeError(f"expect_regex() pattern must be str or bytes, not {pattern!r}")
-        return cls(pattern, flags)
+        return cls(pattern, flags, newline)
 
     def apply(self, client: ScriptClient) -> Any:
-        return client.expect_regex(self._compiled)
+        if self.newline is None:
+            return client.expect_regex(self._compiled)
+        return client.expect_regex(self._compiled, newline=self.newline)
 
     def describe(self) -> str:
-        return f"expect a line matching {self.pattern!r}"
+        return f"expect {self._wanted()}"
+
+    def _wanted(self) -> str:
+        if self._ending is None:
+            return f"a line matching {self.pattern!r}"
+        return f"a line matching {self.pattern!r} ending {self._ending!r}"
+
+    def _datagram_ending(self) -> bytes:
+        return self._ending or b"\n"
 
     def match(self, buffer: bytes, eof: bool) -> Outcome:
-        split = _split_line(buffer)
+        if self._ending is None:
+            split: Optional[Tuple[Optional[bytes], int]] = _split_line(buffer)
+        else:
+            split = _split_strict(buffer, self._ending)
         if split is None:
             if eof:
-                return Mismatch(f"a line matching {self.pattern!r}", _received(buffer, eof))
+                return Mismatch(self._wanted(), _received(buffer, eof))
             return None
         line, consumed = split
-        found = self._compiled.search(line)
+        found = None if line is None else self._compiled.search(line)
         if found is None:
-            return Mismatch(f"a line matching {self.pattern!r}", repr(buffer[:consumed]))
+            return Mismatch(self._wanted(), repr(buffer[:consumed]))
         return Matched(consumed, found)
 
 
@@ -436,4 +549,4 @@ class ExpectClosed(Expectation):
 
 
 # Step kinds in a compiled script: what a player branches on, without isinstance chains.
-SEND, CLOSE, RESET, QUIET, EXPECT = range(5)
+SEND, CLOSE, RESET, QUIET, EXPECT, PAUSE = range(6)

@@ -48,6 +48,12 @@ NETSERVE_EXTRA = [
     "AddressError",
     "AddressTypeError",
     "PortOutOfRangeError",
+    "TLSConfigError",
+    "TLSMixIn",
+    "TLSTCPServer",
+    "ThreadingTLSTCPServer",
+    "ForkingTLSTCPServer",
+    "ThreadPoolTLSTCPServer",
 ]
 
 #: (predefined class, its mix-in, its base server) for every predefined combination.
@@ -55,6 +61,9 @@ PREDEFINED = [
     (f"{mixin}{server}", f"{mixin}MixIn", server)
     for mixin in ("Threading", "Forking", "ThreadPool")
     for server in ("TCPServer", "UDPServer", "UnixStreamServer", "UnixDatagramServer")
+] + [
+    (f"{mixin}TLSTCPServer", f"{mixin}MixIn", "TLSMixIn")
+    for mixin in ("Threading", "Forking", "ThreadPool")
 ]
 
 
@@ -129,6 +138,8 @@ def test_exception_hierarchy() -> None:
     assert issubclass(netserve.AddressTypeError, TypeError)
     assert issubclass(netserve.PortOutOfRangeError, netserve.AddressError)
     assert issubclass(netserve.PortOutOfRangeError, OverflowError)
+    assert issubclass(netserve.TLSConfigError, netserve.NetserveError)
+    assert issubclass(netserve.TLSConfigError, ValueError)
 
 
 def test_server_class_hierarchy_follows_the_documented_diagram() -> None:

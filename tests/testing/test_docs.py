@@ -21,8 +21,16 @@ MODULES = [
     "netserve_testing.memory._run",
     "netserve_testing.memory._server",
     "netserve_testing.memory._stream",
+    "netserve_testing.script._golden",
+    "netserve_testing.script._golden_format",
+    "netserve_testing.script._http",
+    "netserve_testing.script._http_steps",
+    "netserve_testing.script._pause",
+    "netserve_testing.script._recording",
     "netserve_testing.script._script",
     "netserve_testing.script._steps",
+    "netserve_testing.script._until",
+    "netserve_testing.live._stream_verbs",
 ]
 
 OUR_NAMES = [

@@ -58,7 +58,9 @@ NOT_REEXPORTED: Dict[str, str] = {
     "live._proxy_loop.Loop": "the fault proxy's thread",
     "live._proxy_loop.tracked_accept": "the fault proxy's fork-safe sockets",
     "live._proxy_loop.tracked_socket": "the fault proxy's fork-safe sockets",
+    "memory._connection.StreamConnection": "base class of FakeStreamSocket (ends, resets)",
     "memory._lockstep.ScriptPlayer": "how run_handler plays a Script",
+    "memory._server.prepare_server": "how run_handler readies a real server= class",
     "_payloads.UNICODE_EDGE_CASES": "reached through unicode_edge_case()",
     "_payloads.derive_seed": "how the netserve_faker fixture seeds each test",
     "live._recorder.Recorder": "the harness's request and error log",
@@ -69,10 +71,43 @@ NOT_REEXPORTED: Dict[str, str] = {
     "memory._socket_base.default_address": "the fakes' default addresses",
     "memory._socket_base.os_error": "the fakes' OSError factory",
     "script._script.register_handler_runner": "how the memory wing plays Script.run(Handler)",
+    "live._stream_verbs.StreamProtocolVerbs": "mix-in of StreamClient (its protocol verbs)",
+    "script._http.HeadersLike": "type alias of the headers= of send_request()",
+    "script._http.build_request": "the bytes of send_request()",
+    "script._http.parse_response": "how ExpectResponse reads a response",
+    "script._http_steps.BodyMatcher": "type alias of the body= of expect_response()",
+    "script._http_steps.HeaderMatcher": "type alias of the headers= of expect_response()",
+    "script._http_steps.NO_JSON": "the default of json=: not given",
+    "script._steps.NEWLINES": "spelled out in the newline= docs",
+    "script._steps.check_newline": "checks the newline= arguments",
+    "script._steps.client_verb": "how steps find their verb on a client",
+    "script._until.DEFAULT_MAX_SIZE": "the default of max_size=",
+    "script._until.as_delimiter": "checks the delimiter= arguments",
+    "script._until.shorten": "shortens bytes in failure messages",
+    "script._golden.RECORD_MODES": "spelled out in the --netserve-record help",
+    "script._golden_format.HEADER": "the first line of a saved script",
+    "script._golden_format.dump_steps": "Script.dumps()",
+    "script._golden_format.parse_steps": "Script.loads()",
+    "script._golden_format.quote": "how saved scripts write bytes",
+    "script._golden_format.unquote": "how saved scripts read bytes",
+    "script._recording.Redactor": "type alias of the redact= arguments",
+    "script._recording.VOLATILE_HEADERS": "the default of ignore_headers=",
+    "script._recording.steps_from_transcript": "Script.from_transcript()",
+    "_tls.CLIENT_NAME": "spelled out in the SessionCA docs",
+    "_tls.SERVER_NAMES": "spelled out in the SessionCA docs",
+    "live._harness.TLS_CLIENT_MODES": "spelled out in the ServerHandle.connect() docs",
+    "live._liveness.STALLS": "spelled out in the check_liveness() docs",
 }
 
 #: The plugin's fixtures, as ``pytest --fixtures`` lists them.
-FIXTURES = ["netserve", "server_kind", "netserve_faker"]
+FIXTURES = [
+    "netserve",
+    "server_kind",
+    "netserve_faker",
+    "netserve_redact",
+    "netserve_golden",
+    "netserve_ca",
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -180,14 +215,23 @@ def test_listed_private_name_still_exists(key: str) -> None:
 
 
 def test_exceptions_share_one_base_class() -> None:
+    # One root for everything the kit raises. Ordinary errors are Exceptions under
+    # NetserveTestingError; HandlerWouldBlock is the one deliberate BaseException (a
+    # handler's `except Exception:` must not swallow it), and it is listed by name here.
+    root = netserve_testing.NetserveTestingBaseException
     exceptions = [
         value
         for value in map(vars(netserve_testing).get, netserve_testing.__all__)
         if inspect.isclass(value) and issubclass(value, BaseException)
     ]
     assert netserve_testing.NetserveTestingError in exceptions
+    assert [e.__name__ for e in exceptions if not issubclass(e, root)] == []
+    not_exceptions = [e.__name__ for e in exceptions if not issubclass(e, Exception)]
+    assert sorted(not_exceptions) == ["HandlerWouldBlock", "NetserveTestingBaseException"]
     strays = [
-        e.__name__ for e in exceptions if not issubclass(e, netserve_testing.NetserveTestingError)
+        e.__name__
+        for e in exceptions
+        if issubclass(e, Exception) and not issubclass(e, netserve_testing.NetserveTestingError)
     ]
     assert strays == []
 
@@ -207,7 +251,7 @@ def test_fixtures_are_listed_with_their_docstrings(pytester: pytest.Pytester) ->
     lines = ["*fixtures defined from netserve_testing.plugin*"]
     for fixture in FIXTURES:
         first_line = (inspect.getdoc(getattr(plugin, fixture)) or "").splitlines()[0]
-        lines += [f"{fixture} -- *plugin.py:*", f"    {first_line}"]
+        lines += [f"{fixture} *-- *plugin.py:*", f"    {first_line}"]  # "[session scope] --"
     result.stdout.fnmatch_lines(lines, consecutive=False)
 
 

@@ -19,8 +19,9 @@ from netserve_testing import (
     fake_stream_pair,
     socketpair_stream_pair,
     tcp_stream_pair,
+    unix_stream_pair,
 )
-from netserve_testing.conformance._stream import ALL_CHECKS
+from netserve_testing.conformance._suite import ALL_CHECKS
 
 
 def _has_ipv6_loopback() -> bool:
@@ -34,7 +35,10 @@ def _has_ipv6_loopback() -> bool:
 
 PAIRS = [
     pytest.param(fake_stream_pair, id="fake"),
+    pytest.param(functools.partial(fake_stream_pair, socket.AF_INET6), id="fake-tcp6"),
+    pytest.param(functools.partial(fake_stream_pair, socket.AF_UNIX), id="fake-unix"),
     pytest.param(socketpair_stream_pair, id="socketpair"),
+    pytest.param(unix_stream_pair, id="unix"),
     pytest.param(tcp_stream_pair, id="tcp4"),
     pytest.param(
         functools.partial(tcp_stream_pair, "::1"),

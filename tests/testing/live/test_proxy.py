@@ -717,6 +717,7 @@ def test_a_failing_proxy_fails_the_server_s_teardown_without_stopping_it():
     proxy = server.proxy(Explodes(0.0))
     proxy.connect(timeout=0.2).send_line("hi")
     proxy.wait_for_connections(1)[0].wait_closed()
+    server.wait_for_requests(1)  # the handler met the reset before teardown began
     errors, leaks = server.close()
     assert [error.type_name for error in errors] == ["ConnectionResetError"]
     assert len(leaks) == 1
