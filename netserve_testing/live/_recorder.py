@@ -20,6 +20,8 @@ import threading
 import time
 from typing import Any, Dict, List, Mapping, Optional, Set, Tuple, Union
 
+from netserve._coverage import save_child_coverage
+
 from ._leaks import LeakCheck
 from ._records import HandlerError, RequestRecord
 
@@ -272,6 +274,16 @@ class _Instrumented:
                         recorder.pending -= 1
                         recorder.cond.notify_all()
             recorder.publish(record)
+
+    def shutdown_request(self, request: Any) -> None:
+        # A forked child's last step before os._exit() (the stdlib's ForkingMixIn too):
+        # save its coverage data, which os._exit() would lose.
+        try:
+            super().shutdown_request(request)  # type: ignore[misc]
+        finally:
+            recorder = self._netserve_recorder
+            if recorder is not None and recorder.forking and not recorder.in_parent:
+                save_child_coverage()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         recorder = self._netserve_recorder
