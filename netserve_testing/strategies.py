@@ -20,7 +20,7 @@ and the fakes:
 
 from __future__ import annotations
 
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 try:
     from hypothesis import strategies as st
@@ -99,7 +99,14 @@ def chunkings(*, max_offset: int = 64, max_cuts: int = 8) -> st.SearchStrategy[C
     if max_cuts < 0:
         raise ValueError(f"max_cuts must be at least 0, not {max_cuts!r}")
     offsets = st.lists(st.integers(1, max_offset), unique=True, max_size=max_cuts)
-    return offsets.map(lambda cuts: _NotedChunking("at", offsets=cuts))
+    return _drawn_chunking(offsets)
+
+
+# Composite, not .map(): Hypothesis then prints a drawn value by its repr, the code that
+# builds it, rather than as a call of the mapping function.
+@st.composite
+def _drawn_chunking(draw: Any, offsets: st.SearchStrategy[List[int]]) -> Chunking:
+    return _NotedChunking("at", offsets=draw(offsets))
 
 
 def _edge_cases(long_line_size: int) -> st.SearchStrategy[bytes]:
@@ -234,16 +241,22 @@ def scripts(
         )
     if messages is None:
         messages = lines(min_lines=1, max_lines=1).map(b"".join)
-    drawn = st.tuples(
+    return _drawn_script(
         st.lists(messages, min_size=min_messages, max_size=max_messages),
         st.sampled_from(list(endings)),
+        reply,
     )
-    return drawn.map(lambda parts: _build_script(parts[0], parts[1], reply))
 
 
-def _build_script(
-    sent: List[bytes], ending: str, reply: Optional[Callable[[bytes], Optional[bytes]]]
+@st.composite
+def _drawn_script(
+    draw: Any,
+    messages: st.SearchStrategy[List[bytes]],
+    endings: st.SearchStrategy[str],
+    reply: Optional[Callable[[bytes], Optional[bytes]]],
 ) -> Script:
+    sent = draw(messages)
+    ending = draw(endings)
     calls = ["Script()"]
     steps: List[Tuple[str, Optional[bytes]]] = []
     for message in sent:
