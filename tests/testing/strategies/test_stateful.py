@@ -103,7 +103,8 @@ def test_a_state_machine_finds_the_fewest_commands_that_show_a_bug() -> None:
         run_state_machine_as_test(machine, settings=thorough)
     steps = "\n".join(getattr(caught.value, "__notes__", []))
     # Set a key twice with different values, then read it: three commands, no split needed.
-    assert steps.count("state.set(") == 2 and steps.count("state.get(") == 1, steps
+    assert steps.count("state.set(") == 2, steps
+    assert steps.count("state.get(") == 1, steps
     assert "state.delete(" not in steps
     assert "chunking=Chunking.at()" in steps
     assert "expected: b'y\\n'" in str(caught.value) or "expected: b'x\\n'" in str(caught.value)

@@ -1,4 +1,4 @@
-"""netserve_testing.strategies: splits that shrink to the smallest, payloads and scripts a run takes.
+"""netserve_testing.strategies: splits that shrink to the smallest; payloads and scripts run.
 
 Every property runs in memory, bounded by the profile of this folder's conftest.
 """
@@ -16,10 +16,8 @@ from typing import List
 
 import pytest
 from hypothesis import assume, find, given, settings
-from hypothesis import strategies as st
 
 from netserve_testing import Chunking, FakeStreamSocket, Script, run_handler
-from netserve_testing._payloads import NETWORK_EDGE_CASES
 from netserve_testing.strategies import chunkings, lines, payloads, scripts
 
 FIND = settings(derandomize=True, database=None, max_examples=500)
@@ -144,7 +142,8 @@ def test_the_crlf_handler_passes_every_split_outside_crlf(chunking: Chunking) ->
 @given(chunking=chunkings(max_offset=30, max_cuts=5))
 def test_chunkings_are_sorted_sets_of_offsets(chunking: Chunking) -> None:
     assert list(chunking.offsets) == sorted(set(chunking.offsets))
-    assert len(chunking.offsets) <= 5 and all(1 <= cut <= 30 for cut in chunking.offsets)
+    assert len(chunking.offsets) <= 5
+    assert all(1 <= cut <= 30 for cut in chunking.offsets)
     assert eval(repr(chunking), {"Chunking": Chunking}) == chunking  # pasteable
 
 
@@ -195,13 +194,16 @@ def test_payloads_and_lines_draw_the_network_edge_cases() -> None:
     assert long_line == [b"x" * 8193 + b"\n"]
     assert (
         b"\r\n"
-        in find(lines(), lambda sent: any(l.endswith(b"\r\n") for l in sent), settings=FIND)[0]
+        in find(lines(), lambda sent: any(line.endswith(b"\r\n") for line in sent), settings=FIND)[
+            0
+        ]
     )
 
 
 @given(sent=lines(endings=(b"\r\n",), min_lines=1))
 def test_lines_end_once_each(sent: List[bytes]) -> None:
-    assert sent and all(line.endswith(b"\r\n") and b"\n" not in line[:-1] for line in sent)
+    assert sent
+    assert all(line.endswith(b"\r\n") and b"\n" not in line[:-1] for line in sent)
 
 
 @given(sent=lines(text_only=True))
@@ -267,3 +269,13 @@ def test_without_hypothesis_the_import_error_names_the_extra() -> None:
 def test_chunkings_used_outside_a_test_make_no_note() -> None:
     chunking = find(chunkings(max_offset=4), lambda c: len(c.offsets) == 2, settings=FIND)
     assert chunking.split([b"abcd"]) == [b"a", b"b", b"cd"]
+
+
+def test_the_strategies_docstring_examples_run() -> None:
+    import doctest
+
+    import netserve_testing.strategies as module
+
+    failed, attempted = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert attempted > 0
+    assert failed == 0
