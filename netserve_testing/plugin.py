@@ -463,8 +463,9 @@ def netserve_faker(request: pytest.FixtureRequest) -> Faker:
     (``--netserve-seed``, random by default) and the test's node id, so each test
     gets its own stable data; a failing test's report prints the seed to replay.
     Adds ``text_line()``, ``text_lines(n)``, ``payload(size)``,
-    ``payload_without(forbidden)``, ``unicode_edge_case()`` and
-    ``client_address(kind)``. Distinct from Faker's own ``faker`` fixture.
+    ``payload_without(forbidden)``, ``unicode_edge_case()``,
+    ``network_edge_case()`` and ``client_address(kind)``. Distinct from Faker's own
+    ``faker`` fixture.
     """
     from ._payloads import derive_seed, make_faker
 
