@@ -56,9 +56,16 @@ class Upper(socketserver.StreamRequestHandler):
 """,
     "## Faults on real connections: `FaultProxy`": "",
     "## Property-based tests: `netserve_testing.strategies`": """
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 
-settings.register_profile("readme", derandomize=True, max_examples=30, database=None)
+settings.register_profile(
+    "readme",
+    derandomize=True,
+    max_examples=30,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 settings.load_profile("readme")
 """,
     "## Coverage of forked children and handler threads": """

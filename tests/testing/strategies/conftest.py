@@ -20,6 +20,7 @@ hypothesis.settings.register_profile(
     derandomize=True,
     max_examples=MAX_EXAMPLES,
     deadline=None,  # a loaded machine is slow, not wrong
+    suppress_health_check=[hypothesis.HealthCheck.too_slow],
     database=None,  # nothing written to the work tree
     print_blob=False,
     # No "explain" phase: it traces every line of every shrunk run, seconds per failure.
