@@ -13,10 +13,12 @@ imported it already, and nothing here may change how the child exits.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["save_child_coverage"]
 
@@ -50,7 +52,7 @@ def save_child_coverage() -> None:
     coverage: Any = sys.modules.get("coverage")
     if coverage is None or _saved_by == os.getpid():
         return
-    with contextlib.suppress(Exception):
+    try:
         current = coverage.Coverage.current()
         if current is None:  # imported, not measuring
             return
@@ -59,6 +61,8 @@ def save_child_coverage() -> None:
         if not current.get_option("run:parallel") and not _write_own_file(current):
             return
         current.save()
+    except Exception:  # noqa: BLE001 - coverage.py must never change how the child exits
+        return
 
 
 def _write_own_file(current: Any) -> bool:
