@@ -15,6 +15,7 @@ import selectors
 import sys
 import threading
 
+from ._coverage import save_child_coverage
 from ._pool import WorkerPool
 
 TYPE_CHECKING = False
@@ -362,6 +363,7 @@ class ForkingMixIn:
             try:
                 self.shutdown_request(request)  # type: ignore[attr-defined]
             finally:
+                save_child_coverage()  # os._exit() skips coverage.py's atexit save
                 _flush_standard_streams()
                 os._exit(status)
 

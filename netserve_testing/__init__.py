@@ -13,11 +13,14 @@ The kit has two worlds joined by one language, and a judge between the worlds an
   and :class:`FaultProxy` (faults on real connections).
 * ``conformance/`` - the ``check_*`` suites run on fakes and on kernel sockets alike.
 * top level: this module (re-exports only), ``plugin`` (thin pytest fixtures over
-  ``live/``), ``_payloads`` (Faker provider), ``_tls`` (the session certificate
-  authority, shared by the live and memory wings) and ``_errors`` (the base errors).
+  ``live/``), ``strategies`` (Hypothesis strategies; imported on its own, it needs
+  Hypothesis), ``_payloads`` (Faker provider, edge cases), ``_tls`` (the session
+  certificate authority, shared by the live and memory wings) and ``_errors`` (the base
+  errors).
 
 Imports flow one way: ``plugin -> live -> script``, ``memory -> script``,
-``conformance -> memory``, and every wing may use ``_errors``. No module imports
+``conformance -> memory``, ``strategies -> memory, script``, and every wing may use
+``_errors``. No module imports
 back up that chain (a test walks the imports and fails on a cycle).
 """
 

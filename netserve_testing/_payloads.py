@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any, List, Optional, Tuple, Union
 if TYPE_CHECKING:
     from faker import Faker
 
-__all__ = ["UNICODE_EDGE_CASES", "NetserveProvider", "derive_seed", "make_faker"]
+__all__ = [
+    "NETWORK_EDGE_CASES",
+    "UNICODE_EDGE_CASES",
+    "NetserveProvider",
+    "derive_seed",
+    "make_faker",
+]
 
 #: Strings that break naive text handling: empty, BOM, combining marks, right-to-left,
 #: astral plane, zero-width joiners, NUL, lone line-ending parts, normalisation pairs.
@@ -34,6 +40,26 @@ UNICODE_EDGE_CASES: Tuple[str, ...] = (
     "\uffff noncharacter",
     "x" * 1024,
 )
+
+#: Bytes that break naive network code: line endings (CRLF, LF, a lone CR, LF CR), NUL,
+#: and bytes that are not UTF-8 (a lone continuation byte, a truncated sequence, an
+#: overlong encoding, an encoded surrogate, bytes UTF-8 never uses).
+NETWORK_EDGE_CASES: Tuple[bytes, ...] = (
+    b"\r\n",
+    b"\n",
+    b"\r",
+    b"\n\r",
+    b"\x00",
+    b"\x80",
+    b"\xe2\x82",
+    b"\xc0\xaf",
+    b"\xed\xa0\x80",
+    b"\xff\xfe",
+)
+
+#: Bytes in the over-long line of :meth:`NetserveProvider.network_edge_case`: one more
+#: than ``io.DEFAULT_BUFFER_SIZE``, so a buffered reader needs two fills for it.
+LONG_LINE_SIZE = 8193
 
 
 class NetserveProvider:
@@ -100,6 +126,17 @@ class NetserveProvider:
     def unicode_edge_case(self) -> str:
         """One string from :data:`UNICODE_EDGE_CASES`."""
         return self._random.choice(UNICODE_EDGE_CASES)
+
+    def network_edge_case(self) -> bytes:
+        """Bytes from :data:`NETWORK_EDGE_CASES`, or an over-long line (one time in ten).
+
+        Example:
+            >>> fake.network_edge_case() in NETWORK_EDGE_CASES  # doctest: +SKIP
+            True
+        """
+        if self._random.random() < 0.1:
+            return b"x" * LONG_LINE_SIZE + b"\n"
+        return self._random.choice(NETWORK_EDGE_CASES)
 
     def client_address(self, kind: str = "tcp") -> Union[Tuple[Any, ...], str, bytes]:
         """A plausible client address as a server sees it, for ``kind``.

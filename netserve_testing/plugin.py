@@ -14,11 +14,15 @@ this module only wires it into pytest:
   or replayed; ``netserve_redact`` (override it) replaces secrets before saving.
 - ``netserve_ca`` fixture: the session certificate authority of the TLS kinds, for a
   test's own TLS clients (a CA bundle path, ready client contexts).
+- pytest-socket: a test whose sockets it blocks fails saying what to add.
 """
 
 from __future__ import annotations
 
 import random
+import socket
+import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import (
@@ -303,9 +307,67 @@ def _has_class(kind: ServerKind, backend: Optional[str]) -> bool:
     return True
 
 
+# What a test blocked by pytest-socket needs (sockets on loopback: TCP, UDP and Unix).
+_PYTEST_SOCKET_FIX = (
+    "mark the test @pytest.mark.enable_socket (or request the socket_enabled fixture), or "
+    "allow loopback for the whole run instead of --disable-socket: "
+    "--allow-hosts=127.0.0.1,::1 --allow-unix-socket"
+)
+
+
+def _sockets_blocked() -> bool:
+    # Whether pytest-socket blocks every socket for this test (--disable-socket without
+    # --allow-unix-socket, and no enable_socket): then no server of the fixture can work.
+    if "pytest_socket" not in sys.modules:
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pytest-socket warns as it raises
+        try:
+            socket.socket(socket.AF_UNIX, socket.SOCK_STREAM).close()
+        except RuntimeError:  # pytest_socket.SocketBlockedError
+            return True
+    return False
+
+
+def _pytest_socket_help(exc: BaseException) -> Optional[str]:
+    # What to add when pytest-socket blocked a socket of a test using the netserve fixture.
+    name = type(exc).__name__
+    text = str(exc)
+    if name == "SocketConnectBlockedError" or text.startswith(
+        "A test tried to use socket.socket.connect()"
+    ):
+        host = getattr(exc, "_host", None)
+        if host is None and 'host "None"' in text:
+            return (
+                "netserve: pytest-socket blocked a Unix socket connection: add --allow-unix-socket"
+            )
+        return (
+            "netserve: pytest-socket blocked a connection to a loopback server: allow it with "
+            "--allow-hosts=127.0.0.1,::1 (or @pytest.mark.allow_hosts(['127.0.0.1', '::1']))"
+        )
+    if name == "SocketBlockedError" or text.startswith("A test tried to use socket."):
+        return f"netserve: pytest-socket blocked a socket: {_PYTEST_SOCKET_FIX}"
+    return None
+
+
+def _add_note(exc: BaseException, note: str) -> None:
+    notes = getattr(exc, "__notes__", None)
+    if isinstance(notes, list):
+        notes.append(note)
+        return
+    try:
+        exc.__notes__ = [note]
+    except AttributeError:  # an exception type with __slots__: leave it as it is
+        return
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
     outcome = yield
+    if outcome.excinfo is not None and _FACTORIES_KEY in item.stash:
+        help_text = _pytest_socket_help(outcome.excinfo[1])
+        if help_text is not None:
+            _add_note(outcome.excinfo[1], help_text)
     # Errors recorded while the test ran fail the test itself; later ones fail teardown.
     errors = [e for f in item.stash.get(_FACTORIES_KEY, []) for e in f.take_unhandled_errors()]
     if not errors:
@@ -362,7 +424,17 @@ def netserve(request: pytest.FixtureRequest) -> Iterator[ServerFactory]:
     off for one test with ``@pytest.mark.netserve_leak_check(False)`` (a test that
     starts a thread of its own that outlives it), for all with
     ``--netserve-leak-check=off``.
+
+    Under pytest-socket, run with ``--allow-hosts=127.0.0.1,::1 --allow-unix-socket``;
+    with ``--disable-socket``, a test using this fixture needs
+    ``@pytest.mark.enable_socket``, or it fails at once saying so.
     """
+    if _sockets_blocked():
+        pytest.fail(
+            f"the netserve fixture needs sockets, and pytest-socket blocks them for "
+            f"{request.node.nodeid}: {_PYTEST_SOCKET_FIX}",
+            pytrace=False,
+        )
     settings = request.config.stash[SETTINGS_KEY]
     factory = ServerFactory(
         client_timeout=settings.timeout,
@@ -426,8 +498,9 @@ def netserve_faker(request: pytest.FixtureRequest) -> Faker:
     (``--netserve-seed``, random by default) and the test's node id, so each test
     gets its own stable data; a failing test's report prints the seed to replay.
     Adds ``text_line()``, ``text_lines(n)``, ``payload(size)``,
-    ``payload_without(forbidden)``, ``unicode_edge_case()`` and
-    ``client_address(kind)``. Distinct from Faker's own ``faker`` fixture.
+    ``payload_without(forbidden)``, ``unicode_edge_case()``,
+    ``network_edge_case()`` and ``client_address(kind)``. Distinct from Faker's own
+    ``faker`` fixture.
     """
     from ._payloads import derive_seed, make_faker
 

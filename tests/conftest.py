@@ -9,8 +9,17 @@ from __future__ import annotations
 
 import pytest
 
-#: Plugins inner runs load: the one under test, and those its tests use.
-INNER_PLUGINS = ("netserve", "xdist", "faker")
+#: Plugins inner runs load: the one under test, and those its tests use. By entry point
+#: name, but pytest-socket's by module: its entry point name is the standard library's
+#: "socket", which -p would try to mark for assertion rewriting (a warning, an error here).
+INNER_PLUGINS = (
+    "netserve",
+    "xdist",
+    "faker",
+    "pytest_socket",
+    "pytest_cov",
+    "hypothesispytest",
+)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ words how a child ended.
 
 from __future__ import annotations
 
+import _socket
 import contextlib
 import os
 import signal
@@ -88,11 +89,12 @@ def _socket_fds() -> Set[int]:
 def _is_kit_connection(fd: int) -> bool:
     # A connected socket one of whose ends is a kit server's address: a client's socket
     # (its peer is the server) or a connection a server accepted (its own name is).
+    # The C socket type: a plugin such as pytest-socket may guard socket.socket.
     try:
-        sock = socket.socket(fileno=os.dup(fd))
+        sock = _socket.socket(fileno=os.dup(fd))
     except OSError:
         return False
-    with sock:
+    try:
         try:
             if sock.type != socket.SOCK_STREAM:
                 return False
@@ -103,6 +105,8 @@ def _is_kit_connection(fd: int) -> bool:
                 ends.append(sock.getpeername())
         except OSError:
             return False
+    finally:
+        sock.close()
     return any(_key(end) in _served for end in ends)
 
 

@@ -11,6 +11,7 @@ read, however many requests it makes), until :meth:`Recorder.close`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import socket
@@ -20,6 +21,8 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Set, Tuple, Union
+
+from netserve._coverage import save_child_coverage
 
 from ._forked import (
     describe_exit,
@@ -414,6 +417,16 @@ class _Instrumented:
                         recorder.cond.notify_all()
             recorder.publish(record)
 
+    def shutdown_request(self, request: Any) -> None:
+        # A forked child's last step before os._exit() (the stdlib's ForkingMixIn too):
+        # save its coverage data, which os._exit() would lose.
+        try:
+            super().shutdown_request(request)  # type: ignore[misc]
+        finally:
+            recorder = self._netserve_recorder
+            if recorder is not None and recorder.forking and not recorder.in_parent:
+                save_child_coverage()
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         recorder = self._netserve_recorder
         exc = sys.exc_info()[1]
@@ -470,7 +483,8 @@ def _prepare_child(recorder: Recorder, request: Any) -> None:
     # servers (so a test's close reaches their handlers as EOF) and answer a request for
     # this child's stack.
     keep = {request.fileno()} if isinstance(request, socket.socket) else set()
-    isolate_child(keep)
+    with contextlib.suppress(Exception):  # best effort: never in the way of the handler
+        isolate_child(keep)
     pid = os.getpid()
     install_stack_dump(lambda text: recorder.publish(_StackDump(pid, text)))
 

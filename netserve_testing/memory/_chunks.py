@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import functools
 import random
-from typing import Callable, List, Optional, Sequence, Union
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 __all__ = ["Chunking", "ChunkingLike"]
 
-_MODES = ("exact", "bytewise", "fixed", "random")
+_MODES = ("exact", "bytewise", "fixed", "random", "at")
 
 
 class Chunking:
@@ -24,6 +24,10 @@ class Chunking:
       random places, so one read may return the end of one message and the
       start of the next, as TCP may. The seed is printed in every failure
       message: pass it back to replay the same split.
+    * ``Chunking.at(3, 7)``: cut the connection's byte stream at these
+      offsets (what ``netserve_testing.strategies.chunkings()`` draws), and
+      ``Chunking.of([b"ab", b"c"])`` (or ``chunking=[b"ab", b"c"]``): exactly
+      these pieces, checked against what is sent (a regression test's form).
 
     A chunking holds no state: every socket it splits for starts a fresh
     random stream from the seed, so reusing one object replays the same split.
@@ -40,18 +44,32 @@ class Chunking:
         True
     """
 
-    __slots__ = ("mode", "seed", "size")
+    __slots__ = ("mode", "offsets", "pieces", "seed", "size")
 
-    def __init__(self, mode: str = "exact", size: int = 0, seed: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        mode: str = "exact",
+        size: int = 0,
+        seed: Optional[int] = None,
+        offsets: Sequence[int] = (),
+        pieces: Optional[Sequence[bytes]] = None,
+    ) -> None:
         if mode not in _MODES:
             raise ValueError(f"unknown chunking mode {mode!r}, expected one of {_MODES}")
         if mode == "fixed" and (not isinstance(size, int) or size < 1):
             raise ValueError(f"chunk size must be a positive int, not {size!r}")
         if mode == "random" and seed is None:
             seed = random.SystemRandom().randrange(2**32)
+        for offset in offsets:
+            if isinstance(offset, bool) or not isinstance(offset, int) or offset < 1:
+                raise ValueError(f"split offsets must be ints >= 1, not {offset!r}")
         self.mode = mode
         self.size = size
         self.seed = seed
+        #: Where ``at`` cuts the stream: sorted byte offsets from the connection's start.
+        self.offsets: Tuple[int, ...] = tuple(sorted(set(offsets)))
+        #: The pieces of ``Chunking.of([...])``, checked against the bytes sent.
+        self.pieces: Optional[Tuple[bytes, ...]] = None if pieces is None else tuple(pieces)
 
     @classmethod
     def exact(cls) -> Chunking:
@@ -97,12 +115,31 @@ class Chunking:
         return cls("random", seed=seed)
 
     @classmethod
+    def at(cls, *offsets: int) -> Chunking:
+        """Cut the connection's byte stream at these offsets (counted from its first byte).
+
+        Consecutive sends are joined, as TCP may join them, then cut; a
+        read never returns bytes across a cut. Offsets past the end are
+        ignored. No offset at all means no cut.
+
+        Args:
+            offsets: Byte offsets, each at least 1, in any order.
+
+        Example:
+            >>> Chunking.at(1, 3).split([b"ab", b"cde"])
+            [b'a', b'bc', b'de']
+        """
+        return cls("at", offsets=offsets)
+
+    @classmethod
     def of(cls, value: ChunkingLike, seed: Optional[int] = None) -> Chunking:
         """Build a :class:`Chunking` from a short form.
 
         Args:
             value: ``None`` or ``"exact"``, ``"bytewise"`` (or ``1``), an ``int``
-                size, ``"random"``, or a :class:`Chunking` (returned as is).
+                size, ``"random"``, a list of bytes (exactly these pieces: the
+                bytes sent must be their concatenation, as far as they go), or
+                a :class:`Chunking` (returned as is).
             seed: The seed for ``"random"``. A :class:`Chunking` carries its
                 own seed, so passing both is an error.
 
@@ -130,9 +167,17 @@ class Chunking:
             return cls.random(seed)
         if isinstance(value, int) and not isinstance(value, bool):
             return cls.fixed(value)
+        if isinstance(value, (list, tuple)) and all(isinstance(p, bytes) for p in value):
+            offsets, end = [], 0
+            for piece in value[:-1]:
+                end += len(piece)
+                offsets.append(end)
+            if any(not piece for piece in value):
+                raise ValueError(f"chunking pieces must not be empty: {value!r}")
+            return cls("at", offsets=offsets, pieces=value)
         raise ValueError(
-            f"chunking must be None, 'exact', 'bytewise', 'random', an int or a Chunking, "
-            f"not {value!r}"
+            f"chunking must be None, 'exact', 'bytewise', 'random', an int, a list of bytes "
+            f"or a Chunking, not {value!r}"
         )
 
     def split(self, chunks: Sequence[bytes]) -> List[bytes]:
@@ -165,6 +210,8 @@ class Chunking:
             return _split_exact
         if self.mode == "fixed":
             return functools.partial(_split_fixed, self.size)
+        if self.mode == "at":
+            return _OffsetSplitter(self)
         return functools.partial(_split_random, random.Random(self.seed))
 
     def describe(self) -> str:
@@ -182,13 +229,33 @@ class Chunking:
                 if self.size == 1
                 else f"fixed pieces of {self.size} bytes"
             )
+        if self.mode == "at":
+            if self.pieces is not None:
+                return f"pieces {list(self.pieces)!r} (replay with chunking={list(self.pieces)!r})"
+            where = ", ".join(map(str, self.offsets)) or "nowhere"
+            return f"cut at byte offsets {where} (replay with chunking={self!r})"
         return f"random (seed={self.seed}; replay with chunking='random', seed={self.seed})"
+
+    def _key(self) -> Tuple[object, ...]:
+        return (self.mode, self.size, self.seed, self.offsets, self.pieces)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Chunking):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
     def __repr__(self) -> str:
         if self.mode == "fixed":
             return f"Chunking.fixed({self.size})"
         if self.mode == "random":
             return f"Chunking.random(seed={self.seed})"
+        if self.mode == "at":
+            if self.pieces is not None:
+                return f"Chunking.of({list(self.pieces)!r})"
+            return f"Chunking.at({', '.join(map(str, self.offsets))})"
         return "Chunking.exact()"
 
 
@@ -215,8 +282,34 @@ def _split_random(rng: random.Random, chunks: Sequence[bytes]) -> List[bytes]:
     return pieces
 
 
+class _OffsetSplitter:
+    # One connection's split for Chunking.at(): `position` is how many bytes of the
+    # connection's stream earlier batches held, so offsets count from its first byte.
+    # With pieces, what is sent must be their concatenation, as far as both go.
+    def __init__(self, chunking: Chunking) -> None:
+        self.chunking = chunking
+        self.expected = b"".join(chunking.pieces) if chunking.pieces is not None else None
+        self.position = 0
+
+    def __call__(self, chunks: Sequence[bytes]) -> List[bytes]:
+        data = b"".join(chunks)
+        start, end = self.position, self.position + len(data)
+        if self.expected is not None and start < len(self.expected):
+            wanted = self.expected[start:end]
+            if data[: len(wanted)] != wanted:
+                raise ValueError(
+                    f"chunking {self.chunking!r} does not match the bytes sent: bytes "
+                    f"{start}..{start + len(wanted)} are {data[: len(wanted)]!r}, "
+                    f"the pieces say {wanted!r}"
+                )
+        cuts = [offset - start for offset in self.chunking.offsets if start < offset < end]
+        self.position = end
+        bounds = [0, *cuts, len(data)]
+        return [data[a:b] for a, b in zip(bounds, bounds[1:]) if b > a]
+
+
 # Exact chunking has no state: one instance serves every fake.
 _EXACT = Chunking("exact")
 
 #: What chunking parameters accept.
-ChunkingLike = Union[Chunking, str, int, None]
+ChunkingLike = Union[Chunking, str, int, Sequence[bytes], None]

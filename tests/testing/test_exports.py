@@ -62,6 +62,7 @@ NOT_REEXPORTED: Dict[str, str] = {
     "memory._lockstep.ScriptPlayer": "how run_handler plays a Script",
     "memory._server.prepare_server": "how run_handler readies a real server= class",
     "_payloads.UNICODE_EDGE_CASES": "reached through unicode_edge_case()",
+    "_payloads.NETWORK_EDGE_CASES": "reached through network_edge_case() and strategies",
     "_payloads.derive_seed": "how the netserve_faker fixture seeds each test",
     "live._recorder.Recorder": "the harness's request and error log",
     "live._recorder.instrument": "the harness's server subclass",

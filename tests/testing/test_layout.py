@@ -29,6 +29,7 @@ ALLOWED: Dict[str, Set[str]] = {
     "live": {"_errors", "_tls", "script"},
     "conformance": {"_errors", "_tls", "memory", "script"},
     "plugin": {"_errors", "_payloads", "_tls", "live", "script"},
+    "strategies": {"_errors", "_payloads", "memory", "script"},
     "_errors": set(),
     "_payloads": set(),
     "_tls": {"_errors"},
