@@ -577,7 +577,8 @@ def _close_gracefully(client: Client) -> None:
     if sock.type == socket.SOCK_STREAM and not isinstance(sock, ssl.SSLSocket):
         with contextlib.suppress(OSError):
             if isinstance(client, TLSClient):
-                client._send_close_notify()  # TLS ends before TCP: no bare FIN
+                with contextlib.suppress(OSError):  # TLS ends before TCP: no bare FIN
+                    client._send_close_notify()
             sock.shutdown(socket.SHUT_WR)
             sock.setblocking(False)
             for _ in range(64):  # bounded: a handler may write without end
