@@ -290,7 +290,7 @@ class ServerHandle(ChecksOnExit):
         if mode == "no-cert":
             return TLSClient(self.address, session_ca().shared_client_context(), timeout)
         if mode == "untrusted":
-            context = session_ca().untrusting_client_context()
+            context = session_ca()._shared_untrusting_client_context()
             return TLSClient(self.address, context, timeout)
         if mode in ("plaintext", "silent", "mid-handshake"):
             client = connect(self.address, family_name, timeout)
@@ -576,6 +576,9 @@ def _close_gracefully(client: Client) -> None:
     sock = client.sock
     if sock.type == socket.SOCK_STREAM and not isinstance(sock, ssl.SSLSocket):
         with contextlib.suppress(OSError):
+            if isinstance(client, TLSClient):
+                with contextlib.suppress(OSError):  # TLS ends before TCP: no bare FIN
+                    client._send_close_notify()
             sock.shutdown(socket.SHUT_WR)
             sock.setblocking(False)
             for _ in range(64):  # bounded: a handler may write without end
