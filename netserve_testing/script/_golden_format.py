@@ -2,9 +2,13 @@
 
 A golden file reads like the conversation and diffs well in review::
 
-    # netserve script 1
+    # netserve script 2
     send "HELO client\\r\\n"
     expect "250 hello\\r\\n"
+    send "MAIL FROM:<a@b>\\r\\n"
+       + "RCPT TO:<c@d>\\r\\n"
+    expect "250 ok\\r\\n"
+         + "250 ok\\r\\n"
     expect_line "250 ok" newline="\\r\\n"
     expect_regex "^250 " newline="\\r\\n"
     expect_until "END\\r\\n" max_size=65536
@@ -18,17 +22,25 @@ A golden file reads like the conversation and diffs well in review::
 
 Bytes are written between double quotes: printable ASCII as itself, ``\\\\``,
 ``\\"``, ``\\r``, ``\\n``, ``\\t`` and ``\\xNN`` for the rest. A ``send`` or
-``expect`` whose bytes hold several lines is written as one line each (the same
-conversation: consecutive sends and expects chain). ``#`` starts a comment line;
-blank lines are ignored. Options are ``name=value``, the value quoted or a bare
-word; ``json=`` takes the rest of the line as JSON.
+``expect`` whose bytes hold several lines is written one line per line: the first
+with its keyword, each next one as a continuation, ``+`` and the quoted bytes,
+which add to the same step (one send is one write: a handler's single ``recv``
+may get it all). Consecutive ``send`` lines are separate steps. ``#`` starts a
+comment line; blank lines are ignored. Options are ``name=value``, the value
+quoted or a bare word; ``json=`` takes the rest of the line as JSON.
+
+The header names the format's version; text without one is read as the current
+version. Version 1 had no continuations (a multi-line send was written as
+consecutive ``send`` lines), so a version 1 file is read as long as that cannot
+change its meaning: a ``send`` (``expect``) line right after one whose bytes end
+with ``\\n`` may have been either, and is refused with the line named.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from .._errors import NetserveTestingError
 from ._http_steps import NO_JSON, ExpectResponse
@@ -46,10 +58,23 @@ from ._steps import (
 )
 from ._until import ExpectUntil
 
-__all__ = ["HEADER", "ScriptFormatError", "dump_steps", "parse_steps", "quote", "unquote"]
+__all__ = [
+    "HEADER",
+    "VERSION",
+    "ScriptFormatError",
+    "dump_steps",
+    "parse_steps",
+    "quote",
+    "unquote",
+]
+
+#: The format's version; 2 added ``+`` continuation lines.
+VERSION = 2
 
 #: The first line of a saved script; it names the format's version.
-HEADER = "# netserve script 1"
+HEADER = f"# netserve script {VERSION}"
+
+_HEADER = re.compile(r"#\s*netserve script\s+(\S+)\s*")
 
 _ESCAPES = {ord("\\"): "\\\\", ord('"'): '\\"', ord("\r"): "\\r", ord("\n"): "\\n", 9: "\\t"}
 _UNESCAPES = {"\\": 92, '"': 34, "r": 13, "n": 10, "t": 9}
@@ -136,6 +161,13 @@ def _lines(data: bytes) -> List[bytes]:
     return out or [b""]
 
 
+def _dump_data(keyword: str, data: bytes) -> List[str]:
+    # One line per protocol line; the continuations' quotes line up under the first's.
+    first, *rest = _lines(data)
+    indent = " " * (len(keyword) - 1)
+    return [f"{keyword} {quote(first)}", *(f"{indent}+ {quote(piece)}" for piece in rest)]
+
+
 def _option(name: str, value: Any) -> str:
     if isinstance(value, bytes):
         return f"{name}={quote(value)}"
@@ -180,9 +212,9 @@ def dump_steps(steps: Tuple[Step, ...]) -> str:
     Example:
         >>> from netserve_testing import Script
         >>> print(dump_steps(Script().send(b"a\\nb\\n").expect_line("A").close().steps))
-        # netserve script 1
+        # netserve script 2
         send "a\\n"
-        send "b\\n"
+           + "b\\n"
         expect_line "A"
         close
         <BLANKLINE>
@@ -190,9 +222,9 @@ def dump_steps(steps: Tuple[Step, ...]) -> str:
     lines = [HEADER]
     for number, step in enumerate(steps, 1):
         if isinstance(step, Send):
-            lines.extend(f"send {quote(piece)}" for piece in _lines(step.data))
+            lines.extend(_dump_data("send", step.data))
         elif isinstance(step, Expect):
-            lines.extend(f"expect {quote(piece)}" for piece in _lines(step.data))
+            lines.extend(_dump_data("expect", step.data))
         elif isinstance(step, ExpectLine):
             line = f"expect_line {quote(step.text.encode(step.encoding))}"
             if step.encoding != "utf-8":
@@ -320,35 +352,89 @@ def _step(keyword: str, rest: str) -> Step:
     return step
 
 
+def _version(text: str, name: str) -> int:
+    # The version its header names (the first non-blank line), else the current one.
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        found = _HEADER.fullmatch(line.strip())
+        if found is None:
+            return VERSION
+        word = found.group(1)
+        if not word.isdigit() or not 1 <= int(word) <= VERSION:
+            raise ScriptFormatError(
+                f"{name}:{number}: unknown format version {word!r}, this reads 1 to {VERSION}"
+            )
+        return int(word)
+    return VERSION
+
+
+def _continue(step: Optional[Step], rest: str) -> Step:
+    # A "+" line: more bytes of the send or expect just before it.
+    args, options = _words(rest)
+    if len(args) != 1 or options:
+        raise ValueError('a continuation takes one quoted string: + "..."')
+    if isinstance(step, Send):
+        return Send(step.data + args[0])
+    if isinstance(step, Expect):
+        return Expect(step.data + args[0])
+    after = "the start of the script" if step is None else step.describe()
+    raise ValueError(f"a '+' line continues a send or an expect, not {after}")
+
+
 def parse_steps(text: str, name: str = "<script>") -> Tuple[List[Step], Dict[int, str]]:
     """Read the steps of a saved script, and where each was written (``name:line``).
+
+    A ``+`` line adds its bytes to the ``send`` or ``expect`` before it: the
+    step is one write (or one expectation), its origin the first line.
 
     Raises:
         ScriptFormatError: A line is not a step; the message names ``name:line``.
 
     Example:
-        >>> text = '# netserve script 1\\nsend "hi\\\\n"\\nclose\\n'
+        >>> text = '# netserve script 2\\nsend "hi\\\\n"\\n   + "yo"\\nclose\\n'
         >>> parse_steps(text, "a.script")
-        ([Send(data=b'hi\\n'), Close()], {1: 'a.script:2', 2: 'a.script:3'})
+        ([Send(data=b'hi\\nyo'), Close()], {1: 'a.script:2', 2: 'a.script:4'})
     """
+    version = _version(text, name)
     steps: List[Step] = []
     origins: Dict[int, str] = {}
+    previous = 0  # the line of the last step line, for version 1's message
     for number, line in enumerate(text.splitlines(), 1):
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
         keyword, _, rest = stripped.partition(" ")
+        last = steps[-1] if steps else None
         try:
+            if keyword == "+":
+                steps[-1] = _continue(last, rest.strip())  # raises when last is None
+                previous = number
+                continue
             step = _step(keyword, rest.strip())
         except (ValueError, TypeError) as exc:
             message = str(exc)
             if keyword not in _KEYWORDS:
                 message = f"unknown step {keyword!r}"
             raise ScriptFormatError(f"{name}:{number}: {message}") from None
+        if version == 1 and _may_continue(last, step):
+            raise ScriptFormatError(
+                f"{name}:{number}: format 1 cannot tell if this {keyword} is part of the one on"
+                f' line {previous}: change the header to {HEADER!r}, mark a part with + "..."'
+            )
         steps.append(step)
         origins[len(steps)] = f"{name}:{number}"
+        previous = number
     return steps, origins
 
 
+def _may_continue(last: Optional[Step], step: Step) -> bool:
+    # Version 1 wrote a multi-line send (expect) as consecutive send (expect) lines,
+    # cut after each b"\n": a send line after a send ending with b"\n" is ambiguous.
+    if type(last) is not type(step) or not isinstance(step, (Send, Expect)):
+        return False
+    return isinstance(last, (Send, Expect)) and last.data.endswith(b"\n")
+
+
 _KEYWORDS = {"send", "expect", "expect_line", "expect_regex", "expect_until", "expect_response"}
-_KEYWORDS |= {"pause", *_BARE_STEPS}
+_KEYWORDS |= {"+", "pause", *_BARE_STEPS}

@@ -400,7 +400,7 @@ class Script:
 
         Example:
             >>> print(Script(newline="\\r\\n").send_line("QUIT").expect_line("221 bye").dumps())
-            # netserve script 1
+            # netserve script 2
             send "QUIT\\r\\n"
             expect_line "221 bye" newline="\\r\\n"
             <BLANKLINE>
@@ -430,7 +430,9 @@ class Script:
         The format is text that diffs well in review: one step per line,
         bytes between double quotes with ``\\r``, ``\\n``, ``\\"`` and
         ``\\xNN`` escapes, a ``send`` or ``expect`` of several lines written
-        as one line each. See the README's "Recordings" section.
+        one line per line, each after the first marked ``+`` as part of the
+        same step; :meth:`load` gives back the same steps. See the README's
+        "Recordings" section.
 
         Raises:
             ValueError: A step has no text form (a predicate or a regex matcher).

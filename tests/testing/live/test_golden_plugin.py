@@ -66,7 +66,7 @@ def test_record_none_new_all(user: pytest.Pytester) -> None:
     recorded.assert_outcomes(passed=1)
     recorded.stdout.fnmatch_lines(["netserve: *, record new"])
     assert golden.read_text().splitlines() == [
-        "# netserve script 1",
+        "# netserve script 2",
         'send "alice pw=*******\\n"',
         'expect "HELLO alice pw=*******\\r\\n"',
         "close",

@@ -283,5 +283,6 @@ def test_a_diverging_replay_names_the_golden_files_line(tmp_path: Path, netserve
         with pytest.raises(ExpectationFailed) as failed:
             GoldenScript(path).replay(target)
         message = str(failed.value)
-        assert f"script step 3 of 6 (expect b'A\\n') at {path}:4 failed" in message, message
+        # The recorded two-line expect is one step, named at its first line.
+        assert f"script step 2 of 4 (expect b'A\\nB\\n') at {path}:4 failed" in message, message
         assert "transcript:" in message
