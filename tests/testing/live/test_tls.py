@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import http.client
 import http.server
+import logging
 import socketserver
 import ssl
 from typing import Any
 
 import pytest
 
+import netserve as netserve_module
 from netserve_testing import (
     ExpectationFailed,
     ServerKind,
@@ -139,10 +141,52 @@ def test_netserve_ca_fixture_serves_http_client(netserve: Any, netserve_ca: Any)
     assert netserve_ca is session_ca()
 
 
-@pytest.mark.netserve_kinds("tls-threading,tls-forking,tls-pool")
-def test_check_liveness_passes_with_TLSMixIn(netserve: Any, server_kind: Any) -> None:
-    server = netserve.serve(Upper, server_kind)
+@pytest.mark.netserve_kinds("tls")
+def test_check_liveness_passes_with_TLSMixIn(
+    netserve: Any, server_kind: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # No handshake_timeout given: the kit's default is half the client timeout, so even
+    # tls-sync serves the new client after each stalled one times out (1 s each here).
+    caplog.set_level(logging.INFO, logger="netserve")
+    server = netserve.serve(Upper, server_kind, client_timeout=2.0)
+    assert server.server.handshake_timeout == 1.0
     check_liveness(server, probe=lambda client: client.send_line("hi").expect_line("HI"))
+    if server_kind.concurrency == "sync":  # the loop gave up on both before serving the probe
+        timed_out = [r for r in caplog.records if "timed out after 1.0 s" in r.getMessage()]
+        assert len(timed_out) == 2, caplog.text
+        assert {r.levelname for r in timed_out} == {"INFO"}
+
+
+def test_tls_sync_serves_the_next_client_after_a_silent_one_by_default(
+    netserve: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Default timeouts: the silent client holds the loop 2.5 s, the next client waits 5 s.
+    caplog.set_level(logging.INFO, logger="netserve")
+    server = netserve.serve(Upper, "tls-sync")
+    assert server.server.handshake_timeout == 2.5
+    silent = server.connect(tls="silent")
+    server.connect().send_line("next").expect_line("NEXT")
+    assert f"tls handshake with {silent.sock.getsockname()!r} timed out after 2.5 s" in caplog.text
+    assert not server.errors  # a fact about the client, not a handler error
+
+
+@pytest.mark.parametrize("where", ["test", "class"])
+def test_tls_handshake_timeout_set_by_the_test_or_its_class_is_kept(
+    netserve: Any, where: str
+) -> None:
+    class Patient(netserve_module.TLSTCPServer):
+        handshake_timeout = 7.0
+
+    if where == "test":
+        server = netserve.serve(Upper, "tls-sync", handshake_timeout=None)
+        assert server.server.handshake_timeout is None
+    else:
+        server = netserve.serve(Upper, server_class=Patient, client_timeout=1.0)
+        assert server.server.handshake_timeout == 7.0
+    assert (
+        netserve.serve(Upper, server_class=netserve_module.TLSTCPServer).server.handshake_timeout
+        == 2.5
+    )
 
 
 def test_check_liveness_passes_on_sync_with_a_short_handshake_timeout(netserve: Any) -> None:
