@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+import builtins
 import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Set, Tuple
 
 import pytest
 
@@ -46,7 +48,6 @@ _golden.mkdir(exist_ok=True)
 (_golden / "greeting.script").write_text({_GOLDEN_FILE!r})
 """,
     "## TLS": """
-import socket
 import socketserver
 
 class Upper(socketserver.StreamRequestHandler):
@@ -77,8 +78,6 @@ class Upper(socketserver.StreamRequestHandler):
 """,
     "## Beside pytest-socket": """
 import socketserver
-
-import pytest
 
 class Upper(socketserver.StreamRequestHandler):
     def handle(self):
@@ -114,6 +113,50 @@ def test_README_section_examples_pass_as_tests(pytester: pytest.Pytester, headin
             parametrized = int(found.group(1)) + int(found.group(2) or 0)
     assert result.ret == 0, "\n".join(result.outlines)
     assert parametrized >= tests > 0
+
+
+def _names(source: str) -> Tuple[Set[str], Dict[str, int]]:
+    # The names a block binds (imports, defs, classes, assignments, arguments), and the
+    # names it reads, with the line of the first read.
+    bound: Set[str] = set()
+    read: Dict[str, int] = {}
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+        elif isinstance(node, ast.Name):
+            if isinstance(node.ctx, ast.Load):
+                read.setdefault(node.id, node.lineno)
+            else:
+                bound.add(node.id)
+    return bound, read
+
+
+def test_README_python_blocks_import_what_they_use() -> None:
+    # A block may use an example class another block (or a prelude) defines, such as
+    # Upper, but every module and library name it reads is imported in the block itself,
+    # so a reader can paste any one block.
+    found = list(re.finditer(r"```python\n(.*?)```", README, re.DOTALL))
+    blocks = [match.group(1) for match in found]
+    classes = {
+        node.name
+        for source in [*blocks, *PRELUDES.values()]
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.ClassDef)
+    }
+    missing = []
+    for match, source in zip(found, blocks):
+        first = README.count("\n", 0, match.start(1)) + 1  # the block's first line
+        bound, read = _names(source)
+        for name, line in read.items():
+            if name not in bound and name not in classes and not hasattr(builtins, name):
+                missing.append(f"{name!r} at README.md:{first + line - 1}")
+    assert not missing, f"README python blocks use names they do not import: {missing}"
 
 
 def test_README_short_example_runs() -> None:
