@@ -109,9 +109,7 @@ class ServerHandle(ChecksOnExit):
             ``block_on_close``, ``timeout``, ``max_children``, ``request_queue_size``,
             and for TLS ``ssl_context`` (default: the session CA's server context, a
             certificate for localhost, 127.0.0.1 and ::1) and ``handshake_timeout``
-            (default: half the client timeout, 2.5 s, unless the server class sets one,
-            so a silent client cannot hold a synchronous server past the next client's
-            timeout).
+            (default: half the client timeout, unless the server class sets one).
 
     Raises:
         TypeError: An option is not an attribute of the server class.
@@ -155,14 +153,10 @@ class ServerHandle(ChecksOnExit):
         self.mtls = mtls
         if self.is_tls and (mtls or getattr(server_class, "ssl_context", None) is None):
             options.setdefault("ssl_context", session_ca().server_context(require_client_cert=mtls))
-        if (
-            self.is_tls
-            and "handshake_timeout" not in options
-            and _library_default(server_class, "handshake_timeout")
-        ):
-            # A silent client holds a synchronous server (or a worker) until its handshake
-            # times out: well within the clients' timeout, the next client is still served.
-            options["handshake_timeout"] = (client_timeout or DEFAULT_TIMEOUT) / 2
+        if self.is_tls and _library_default(server_class, "handshake_timeout"):
+            # A silent client holds a sync server (or a worker) until its handshake times
+            # out: well within the clients' timeout, the next client is still served.
+            options.setdefault("handshake_timeout", (client_timeout or DEFAULT_TIMEOUT) / 2)
         self.client_timeout = client_timeout
         self.teardown_timeout = teardown_timeout
         #: Threads a leak line of this server names already (for the factory's thread check).

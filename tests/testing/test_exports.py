@@ -87,6 +87,7 @@ NOT_REEXPORTED: Dict[str, str] = {
     "script._until.shorten": "shortens bytes in failure messages",
     "script._golden.RECORD_MODES": "spelled out in the --netserve-record help",
     "script._golden_format.HEADER": "the first line of a saved script",
+    "script._golden_format.VERSION": "the version in HEADER",
     "script._golden_format.dump_steps": "Script.dumps()",
     "script._golden_format.parse_steps": "Script.loads()",
     "script._golden_format.quote": "how saved scripts write bytes",
