@@ -8,6 +8,7 @@ from typing import Any, Callable, Generic, List, Optional, Sequence, Tuple, Type
 
 from .._errors import HandlerWouldBlock
 from ..script._failure import ExpectationFailed
+from ..script._report import details_of, script_failure
 from ..script._script import Script
 from ..script._steps import CLOSE, EXPECT, PAUSE, RESET, SEND, ExpectClosed, Mismatch
 from ..script._transcript import Transcript
@@ -530,10 +531,9 @@ def _play_datagrams(
                     continue
                 expected, received, why = outcome.expected, outcome.received, "one datagram"
             sock.transcript.mismatch(expected, received, why)
-            raise ExpectationFailed(
-                f"script step {number} of {count} ({step.describe()}) failed\n"
-                f"expected: the datagram {expected}\nreceived: {received}\n{why}",
-                sock.transcript,
+            details = details_of(f"the datagram {expected}", received, step, reply or b"", [why])
+            raise script_failure(
+                details, sock.transcript, number=number, count=count, step=step.describe()
             )
         elif kind == PAUSE:
             sock.transcript.event(f"client paused {step.seconds:g} s (fake clock)")
