@@ -98,6 +98,7 @@ class ScriptPlayer:
     def _fail(
         self, sock: FakeStreamSocket, step: Step, expected: str, received: str, why: str = ""
     ) -> NoReturn:
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
         raise self._failure(sock, step, expected, received, why)
 
     def _unmet(self, sock: FakeStreamSocket, step: Expectation, why: str) -> ExpectationFailed:
@@ -107,6 +108,7 @@ class ScriptPlayer:
 
     def _check(self, sock: FakeStreamSocket, step: Any, eof: bool) -> bool:
         # True when matched (and consumed); False when more bytes are needed.
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
         outcome = step.match(bytes(sock._out[self._consumed :]), eof)
         if outcome is None:
             return False
@@ -119,6 +121,7 @@ class ScriptPlayer:
 
     def on_output(self, sock: FakeStreamSocket) -> None:
         """The handler wrote: check the expectations in front, as far as the bytes decide."""
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
         if self.failure is not None:
             raise self.failure
         plan = self._plan
@@ -138,6 +141,7 @@ class ScriptPlayer:
 
     def pull(self, sock: FakeStreamSocket, can_time_out: bool) -> None:
         """The handler reads and nothing is queued: advance the client to its next send."""
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
         if self.failure is not None:
             raise self.failure
         plan = self._plan
@@ -208,6 +212,7 @@ class ScriptPlayer:
         escape instead, the script failed at that expectation, as it does at
         once for a handler that reads with no timeout.
         """
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
         if self.failure is None and self._stalled_at == self._index and not self.done:
             step = self._plan[self._index][1]
             self._unmet(sock, step, _read_again(step, timed_out=True))
@@ -219,6 +224,7 @@ class ScriptPlayer:
             ExpectationFailed: An expectation is not met by what the handler sent,
                 or the handler sent more after the last expectation.
         """
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
         if self.failure is not None:
             raise self.failure
         plan = self._plan

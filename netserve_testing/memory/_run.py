@@ -80,6 +80,7 @@ def _construct(factory: Any, *args: Any) -> Tuple[Any, Optional[BaseException]]:
     # What type.__call__ does, in two steps, so the instance survives an exception in
     # handle() (BaseRequestHandler.__init__ runs setup(), handle() and finish()).
     # Everything is caught, as a server closes the request whatever the handler raised.
+    __tracebackhide__ = True  # pytest shows the test's line, not ours
     if not isinstance(factory, type):
         try:
             return factory(*args), None
@@ -256,6 +257,7 @@ def run_handler(
         >>> run_handler(Upper, b"hello\\n").sent
         b'HELLO'
     """
+    __tracebackhide__ = True  # pytest shows the test's line, not ours
     if isinstance(inbound, Script) and then is not None:
         raise ValueError(
             f"then={then!r} does not apply to a Script: end it with .close(), .reset() "
@@ -428,6 +430,7 @@ def run_datagram_handler(
         >>> run_datagram_handler(Upper, script).values
         [b'A', 'B']
     """
+    __tracebackhide__ = True  # pytest shows the test's line, not ours
     if client_address is _UNSET:
         unix = family == getattr(socket, "AF_UNIX", None)
         client_address = (
@@ -486,6 +489,7 @@ def _play_datagrams(
     # A datagram client's script, in order: a send is one datagram, handled at once by
     # a new handler (as a server's get_request() and process_request() would); an
     # expectation takes the next datagram sent to the client, as the client's recvfrom().
+    __tracebackhide__ = True  # pytest shows the test's line, not ours
     plan = script._compile()
     count = len(plan)
     for number, (kind, step) in enumerate(plan, 1):

@@ -116,7 +116,8 @@ def test_StreamClient_eof_before_enough_bytes(pair):
     client, peer = pair
     peer.sendall(b"ab")
     peer.shutdown(socket.SHUT_WR)
-    with pytest.raises(ExpectationFailed, match="expected: 3 bytes\nreceived: b'ab' then EOF\nnearest: b'ab'"):
+    eof = "expected: 3 bytes\nreceived: b'ab' then EOF\nnearest: b'ab'"
+    with pytest.raises(ExpectationFailed, match=eof):
         client.recv_exactly(3)
 
 

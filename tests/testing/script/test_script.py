@@ -448,7 +448,8 @@ def test_run_datagram_handler_script_failure_message(ss: ModuleType) -> None:
     ) in message
     assert "!!! expected b'HI!', received b'HI' (one datagram)" in message
     missing = Script().send(b"hi").expect(b"HI").expect_line("MORE")
-    with pytest.raises(ExpectationFailed, match="received: nothing\nnearest: nothing .*\nthe handlers sent no more"):
+    no_more = r"received: nothing\nnearest: nothing .*\nthe handlers sent no more"
+    with pytest.raises(ExpectationFailed, match=no_more):
         run_datagram_handler(datagram_upper(ss), missing)
 
 
