@@ -393,6 +393,8 @@ class ServerHandle(ChecksOnExit):
         recorder.teardown_closed = {
             name for name, client in self._client_names.items() if not client.closed
         }
+        for proxy in self._proxies:  # what a proxy's close resets is teardown's doing too
+            recorder.teardown_closed.update(name_key(name) for name in proxy.open_upstreams())
         try:
             for client in self._clients:
                 _close_gracefully(client)

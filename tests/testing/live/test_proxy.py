@@ -741,3 +741,42 @@ def test_FaultProxy_in_front_of_an_ipv6_server():
         proxy = server.proxy(Slice(1, direction="both"))
         assert proxy.address[0] == "::1"
         proxy.connect().send_line("six").expect_line("SIX")
+
+
+def test_the_proxy_closing_at_teardown_is_no_handler_error(pytester: pytest.Pytester):
+    # A test ends mid-conversation through a proxy: teardown closes the proxy's client and
+    # its connections, and the handler's next write finds its peer gone. As with teardown's
+    # own clients, that is no handler error; an error raised before teardown still is.
+    pytester.makepyfile(
+        """
+        import socketserver
+
+        import pytest
+
+        class Chatty(socketserver.StreamRequestHandler):
+            def handle(self):
+                self.rfile.readline()
+                for _ in range(100000):
+                    self.wfile.write(b"news " * 100 + b"\\n")
+
+        class Fails(socketserver.StreamRequestHandler):
+            def handle(self):
+                self.rfile.readline()
+                raise ValueError("raised before teardown")
+
+        @pytest.mark.parametrize("kind", ["tcp-threading", "tcp-forking", "unix_stream-sync"])
+        def test_ends_mid_conversation_through_a_proxy(netserve, kind):
+            proxy = netserve.serve(Chatty, kind).proxy()
+            proxy.connect().send_line("hi").expect_regex(b"news")
+
+        def test_an_error_before_teardown_still_fails(netserve):
+            proxy = netserve.serve(Fails).proxy()
+            proxy.connect().send_line("hi").expect_closed()
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly")
+    out = result.stdout.str()
+    result.assert_outcomes(passed=3, failed=1)
+    assert "ValueError: raised before teardown" in out
+    assert "BrokenPipeError" not in out
+    assert "ConnectionResetError" not in out
