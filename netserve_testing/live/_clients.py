@@ -31,6 +31,7 @@ from ..script._steps import (
     Mismatch,
 )
 from ..script._transcript import Transcript
+from ._closing import close_gracefully
 from ._stream_verbs import StreamProtocolVerbs
 
 __all__ = [
@@ -99,6 +100,7 @@ if hasattr(os, "register_at_fork"):
 
 class _Client:
     # A connected or addressed socket plus a transcript; the subclasses add the verbs.
+    kit_closed_at: Optional[float] = None  # when close_gracefully() ended the connection
 
     def __init__(self, sock: socket.socket, address: Any, timeout: Optional[float]) -> None:
         self.sock = sock
@@ -180,7 +182,7 @@ class _Client:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self.disconnect()
+        close_gracefully(self)  # no reset for the handler to fail on, even after a failure
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
