@@ -78,15 +78,23 @@ class HoldInChild(netserve.BaseRequestHandler):
 @pytest.mark.filterwarnings(FORK_IN_THREAD_WARNING)
 def test_ForkingMixIn_shutdown_is_instant_at_max_children() -> None:
     # The stdlib's shutdown() waits here as long as the busy child runs (forever if hung).
+    forked = threading.Event()
+
     class Server(netserve.ForkingTCPServer):
         max_children = 1
+
+        def process_request(self, request: Any, client_address: Any) -> None:
+            super().process_request(request, client_address)
+            forked.set()  # only the parent returns: the child's pid is in active_children
 
     with Server(("127.0.0.1", 0), HoldInChild) as server:
         thread = start_serving(server, poll_interval=3600)
         client = connect(server)
         try:
-            assert client.recv(5) == b"ready"  # the child runs: the server is at the bound
-            (pid,) = server.active_children or set()
+            assert client.recv(5) == b"ready"  # the child runs
+            # The child can say ready before fork() has returned in the parent.
+            assert forked.wait(TIMEOUT), "the parent never returned from process_request()"
+            (pid,) = server.active_children or set()  # the server is at the bound
             call_with_timeout(server.shutdown)  # returns while the child still runs
             thread.join(TIMEOUT)
             assert not thread.is_alive()
