@@ -646,11 +646,11 @@ def test_the_proxy_shows_a_handler_that_assumes_one_read(pytester: pytest.Pytest
 
         def test_one_read(netserve):
             proxy = netserve.serve(OneRead).proxy(Slice(3, delay=0.05))
-            proxy.connect(timeout=2).send_line("hello").expect_line("HELLO")
+            proxy.connect().send_line("hello").expect_line("HELLO")
 
         def test_reads_a_line(netserve):
             proxy = netserve.serve(ReadsALine).proxy(Slice(3, delay=0.05))
-            proxy.connect(timeout=2).send_line("hello").expect_line("HELLO")
+            proxy.connect().send_line("hello").expect_line("HELLO")
         """
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")

@@ -62,7 +62,7 @@ def test_ServerHandle_forked_child_sends_a_record_larger_than_a_datagram():
             self.rfile.readline()
             raise ValueError(big)
 
-    with ServerFactory(client_timeout=2, teardown_timeout=2) as factory:
+    with ServerFactory() as factory:
         server = factory.serve(Big, "tcp-forking")
         server.connect().send_line("go").expect_closed()
         (record,) = server.wait_for_requests(1)
@@ -90,7 +90,7 @@ def test_ServerHandle_errors_of_forked_children_are_there_once_the_client_sees_t
         def handle(self) -> None:
             raise ValueError(self.rfile.readline().decode().strip())
 
-    with ServerFactory(client_timeout=2, teardown_timeout=2) as factory:
+    with ServerFactory() as factory:
         server = factory.serve(Boom, "unix_stream-forking")
         for i in range(100):
             server.connect().send_line(f"boom {i}").expect_closed()
