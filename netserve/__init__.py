@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+from ._base import BaseServer
 from ._errors import (
     AddressError,
     AddressTypeError,
@@ -28,6 +29,7 @@ from ._errors import (
 )
 from ._handlers import BaseRequestHandler, DatagramRequestHandler, StreamRequestHandler
 from ._handlers import _SocketWriter as _SocketWriter
+from ._loop import _ServerSelector as _ServerSelector
 from ._mixins import ForkingMixIn, ThreadingMixIn, ThreadPoolMixIn
 from ._mixins import _NoThreads as _NoThreads
 from ._mixins import _Threads as _Threads
@@ -45,8 +47,7 @@ from ._predefined import (
     ThreadPoolUnixDatagramServer,
     ThreadPoolUnixStreamServer,
 )
-from ._servers import BaseServer, TCPServer, UDPServer, UnixDatagramServer, UnixStreamServer
-from ._servers import _ServerSelector as _ServerSelector
+from ._servers import TCPServer, UDPServer, UnixDatagramServer, UnixStreamServer
 from ._tls import (
     ForkingTLSTCPServer,
     ThreadingTLSTCPServer,

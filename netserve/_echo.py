@@ -6,7 +6,7 @@ message, strip the surrounding whitespace, and send it back upper-cased.
 
 from __future__ import annotations
 
-from . import BaseRequestHandler
+from ._handlers import BaseRequestHandler
 
 
 class UpperCaseEchoHandler(BaseRequestHandler):

@@ -15,8 +15,9 @@ import socket
 import threading
 
 from ._errors import NetserveError
+from ._loop import _log
 from ._mixins import ForkingMixIn, ThreadingMixIn, ThreadPoolMixIn
-from ._servers import TCPServer, _log
+from ._servers import TCPServer
 
 # Names for type checkers only: ``import netserve`` imports nothing that ``import
 # socketserver`` does not; ssl is imported when a server first checks its context.

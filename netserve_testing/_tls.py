@@ -55,6 +55,8 @@ class SessionCA:
     Made with trustme and ECDSA keys. Contexts are made on first use and shared (an
     ``ssl.SSLContext`` may serve many connections at once); do not change them, make
     your own with :meth:`client_context` instead, which returns a new context each call.
+    Files (the CA bundle, the key and certificate chains ``ssl`` loads from a path) are
+    written at most once, in a private temporary directory removed when the process exits.
 
     Attributes:
         ca: The ``trustme.CA``, to issue more certificates (``ca.issue_cert(...)``).
@@ -72,11 +74,13 @@ class SessionCA:
         self.ca = trustme.CA(key_type=self._key_type)
         self._server_cert = self.ca.issue_cert(*SERVER_NAMES, key_type=self._key_type)
         self._client_cert = self.ca.issue_cert(CLIENT_NAME, key_type=self._key_type)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # _private_file() runs under it, and takes it too
         self._server_contexts: Dict[bool, ssl.SSLContext] = {}
         self._shared_clients: Dict[bool, ssl.SSLContext] = {}
         self._stranger: Any = None
+        self._untrusting: Optional[ssl.SSLContext] = None
         self._directory: Optional[str] = None
+        self._files: Dict[str, str] = {}
 
     @property
     def ca_bundle(self) -> str:
@@ -88,12 +92,26 @@ class SessionCA:
             >>> import ssl
             >>> context = ssl.create_default_context(cafile=session_ca().ca_bundle)
         """
+        return self._private_file("ca.pem", self.ca.cert_pem)
+
+    def _private_file(self, name: str, blob: Any) -> str:
+        # Invariant: each name is written once, in a private (0700) directory that is
+        # removed at exit; later calls return the path without touching the disk.
         with self._lock:
-            if self._directory is None:
-                self._directory = tempfile.mkdtemp(prefix="netserve-ca-")
-                atexit.register(shutil.rmtree, self._directory, True)
-                self.ca.cert_pem.write_to_path(os.path.join(self._directory, "ca.pem"))
-            return os.path.join(self._directory, "ca.pem")
+            path = self._files.get(name)
+            if path is None:
+                if self._directory is None:
+                    self._directory = tempfile.mkdtemp(prefix="netserve-ca-")
+                    atexit.register(shutil.rmtree, self._directory, True)
+                path = os.path.join(self._directory, name)
+                blob.write_to_path(path)
+                self._files[name] = path
+            return path
+
+    def _load_cert(self, context: ssl.SSLContext, cert: Any, name: str) -> None:
+        # ssl loads a key only from a file: written once per session, not per context
+        # (trustme's configure_cert() writes and removes a temporary file each time).
+        context.load_cert_chain(self._private_file(name, cert.private_key_and_cert_chain_pem))
 
     def server_context(self, *, require_client_cert: bool = False) -> ssl.SSLContext:
         """The server context (shared): the certificate for localhost, 127.0.0.1 and ::1.
@@ -119,7 +137,7 @@ class SessionCA:
             if context is None:
                 context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
                 context.num_tickets = 0
-                self._server_cert.configure_cert(context)
+                self._load_cert(context, self._server_cert, "server.pem")
                 if require_client_cert:
                     self.ca.configure_trust(context)
                     context.verify_mode = ssl.CERT_REQUIRED
@@ -144,7 +162,7 @@ class SessionCA:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         self.ca.configure_trust(context)
         if with_cert:
-            self._client_cert.configure_cert(context)
+            self._load_cert(context, self._client_cert, "client.pem")
         return context
 
     def shared_client_context(self, *, with_cert: bool = False) -> ssl.SSLContext:
@@ -175,6 +193,18 @@ class SessionCA:
             stranger = self._stranger
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         stranger.configure_trust(context)
+        return context
+
+    def _shared_untrusting_client_context(self) -> ssl.SSLContext:
+        # The kit's "untrusted" clients share one (made once, never changed).
+        with self._lock:
+            context = self._untrusting
+        if context is None:
+            context = self.untrusting_client_context()
+            with self._lock:
+                if self._untrusting is None:
+                    self._untrusting = context
+                context = self._untrusting
         return context
 
 

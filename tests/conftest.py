@@ -2,7 +2,9 @@
 
 A plugin installed beside the suite (pytest-randomly reorders and reseeds, others add
 options or output) would change what an inner run prints; autoloading is off for them
-and the needed plugins are named.
+and the needed plugins are named. The environment of a CI machine changes it too
+(with ``CI`` or ``BUILD_NUMBER`` set, pytest repeats every failure's full message in its
+short summary), so inner runs print as they would on a developer's machine.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ INNER_PLUGINS = (
 def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     """The ``pytester`` fixture, its runs insulated from the machine's plugins."""
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("BUILD_NUMBER", raising=False)
     options = [f"-p {name}" for name in INNER_PLUGINS]
     monkeypatch.setenv("PYTEST_ADDOPTS", " ".join([*options, "-p no:randomly"]))
     return pytester

@@ -20,6 +20,7 @@ import weakref
 from typing import Any, Optional, Tuple, TypeVar, Union
 
 from ..script._failure import ExpectationFailed
+from ..script._report import details_of, script_failure, unmet_details
 from ..script._steps import (
     Expect,
     Expectation,
@@ -30,6 +31,7 @@ from ..script._steps import (
     Mismatch,
 )
 from ..script._transcript import Transcript
+from ._closing import close_gracefully
 from ._stream_verbs import StreamProtocolVerbs
 
 __all__ = [
@@ -98,6 +100,7 @@ if hasattr(os, "register_at_fork"):
 
 class _Client:
     # A connected or addressed socket plus a transcript; the subclasses add the verbs.
+    kit_closed_at: Optional[float] = None  # when close_gracefully() ended the connection
 
     def __init__(self, sock: socket.socket, address: Any, timeout: Optional[float]) -> None:
         self.sock = sock
@@ -115,8 +118,16 @@ class _Client:
         return ExpectationFailed(message, self.transcript)
 
     def _timed_out(self, what: str) -> ExpectationFailed:
-        self.transcript.event(f"timed out after {self.timeout:g} s waiting for {what}")
-        return self._fail(f"timed out after {self.timeout:g} s waiting for {what}")
+        # The bytes buffered and not consumed are what came nearest (a datagram client has none).
+        note = f"timed out after {self.timeout:g} s waiting for {what}"
+        self.transcript.event(note)
+        step, pending = getattr(self, "_awaiting", None), getattr(self, "_buffer", b"")
+        return script_failure(unmet_details(what, step, pending, [note]), self.transcript)
+
+    def _mismatch(
+        self, expected: str, received: str, step: Any, pending: bytes
+    ) -> ExpectationFailed:
+        return script_failure(details_of(expected, received, step, pending), self.transcript)
 
     def _transmit(self, data: bytes) -> None:
         raise NotImplementedError(f"{type(self).__name__} has no transport to send on")
@@ -171,7 +182,7 @@ class _Client:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self.disconnect()
+        close_gracefully(self)  # no reset for the handler to fail on, even after a failure
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -201,6 +212,8 @@ class StreamClient(_Client, StreamProtocolVerbs):
         'hello'
         >>> b.close()
     """
+
+    _awaiting: Optional[Expectation] = None  # the expectation _await waits for (_timed_out)
 
     def __init__(self, sock: socket.socket, address: Any, timeout: Optional[float] = None) -> None:
         super().__init__(sock, address, timeout)
@@ -301,18 +314,20 @@ class StreamClient(_Client, StreamProtocolVerbs):
             raise ValueError(f"{expectation.describe()}: the client is closed")
         what = expectation.describe().replace("expect ", "", 1)
         deadline = time.monotonic() + self.timeout
-        while True:
-            outcome = expectation.match(self._buffer, self._eof)
-            if isinstance(outcome, Matched):
-                self._buffer = self._buffer[outcome.consumed :]
-                return outcome.value
-            if isinstance(outcome, Mismatch):
-                self.transcript.mismatch(outcome.expected, outcome.received)
-                expected, received = outcome.expected, outcome.received
-                if "\n" in received:  # a parsed response: one under the other
-                    raise self._fail(f"expected: {expected}\nreceived: {received}")
-                raise self._fail(f"expected {expected}, received {received}")
-            self._fill(deadline, what)
+        self._awaiting = expectation  # a timeout's failure names it (_timed_out)
+        try:
+            while True:
+                outcome = expectation.match(self._buffer, self._eof)
+                if isinstance(outcome, Matched):
+                    self._buffer = self._buffer[outcome.consumed :]
+                    return outcome.value
+                if isinstance(outcome, Mismatch):
+                    expected, received = outcome.expected, outcome.received
+                    self.transcript.mismatch(expected, received)
+                    raise self._mismatch(expected, received, expectation, self._buffer)
+                self._fill(deadline, what)
+        finally:
+            self._awaiting = None
 
     def expect(self, data: bytes) -> bytes:
         """Wait for exactly ``data`` next; return it.
@@ -376,7 +391,8 @@ class StreamClient(_Client, StreamProtocolVerbs):
         while len(self._buffer) < size:
             if self._eof:
                 self.transcript.mismatch(f"{size} bytes", f"{len(self._buffer)} bytes then EOF")
-                raise self._fail(f"expected {size} bytes, received {self._buffer!r} then EOF")
+                received = f"{self._buffer!r} then EOF"
+                raise self._mismatch(f"{size} bytes", received, None, self._buffer)
             self._fill(deadline, f"{size} bytes")
         data, self._buffer = self._buffer[:size], self._buffer[size:]
         return data
@@ -392,7 +408,7 @@ class StreamClient(_Client, StreamProtocolVerbs):
         while b"\n" not in self._buffer:
             if self._eof:
                 self.transcript.mismatch("a line", f"{self._buffer!r} then EOF")
-                raise self._fail(f"expected a line, received {self._buffer!r} then EOF")
+                raise self._mismatch("a line", f"{self._buffer!r} then EOF", None, self._buffer)
             self._fill(deadline, "a line")
         end = self._buffer.index(b"\n") + 1
         line, self._buffer = self._buffer[:end], self._buffer[end:]
@@ -496,7 +512,9 @@ class DatagramClient(_Client):
         if isinstance(outcome, Matched):
             return outcome.value
         self.transcript.mismatch(outcome.expected, outcome.received, "one datagram")
-        raise self._fail(f"expected the datagram {outcome.expected}, received {data!r}")
+        expected = f"the datagram {outcome.expected}"
+        details = details_of(expected, repr(data), expectation, data, ["one datagram"])
+        raise script_failure(details, self.transcript)
 
     def expect(self, data: bytes) -> bytes:
         """Receive the next datagram and check it is exactly ``data``."""

@@ -23,6 +23,7 @@ from netserve._address import check_unix_address
 
 from .._tls import session_ca
 from ._clients import DatagramClient, StreamClient, connect
+from ._closing import close_gracefully
 from ._faults import Fault
 from ._forked import (
     STACK_SIGNAL,
@@ -186,6 +187,7 @@ class ServerHandle(ChecksOnExit):
         what = f"opened by {server_class.__name__} at {self.address!r}"
         self._recorder.owned.update(dict.fromkeys(opened, what))
         self._client_names: Dict[Any, Client] = {}  # a kit client's own address -> client
+        self._client_keys: Dict[int, Any] = {}  # id() of each kit client -> its address
         register_address(self.address)
         self._recorder.start()
         if poll_interval is None:
@@ -277,7 +279,8 @@ class ServerHandle(ChecksOnExit):
             client = connect(self.address, "stream" if self.is_stream else "datagram", timeout)
         self._clients.append(client)
         with contextlib.suppress(OSError):
-            self._client_names[name_key(client.sock.getsockname())] = client
+            name = self._client_keys[id(client)] = name_key(client.sock.getsockname())
+            self._client_names[name] = client
         return client
 
     def _tls_client(self, mode: Union[str, ssl.SSLContext, None], timeout: Any) -> Client:
@@ -290,7 +293,7 @@ class ServerHandle(ChecksOnExit):
         if mode == "no-cert":
             return TLSClient(self.address, session_ca().shared_client_context(), timeout)
         if mode == "untrusted":
-            context = session_ca().untrusting_client_context()
+            context = session_ca()._shared_untrusting_client_context()
             return TLSClient(self.address, context, timeout)
         if mode in ("plaintext", "silent", "mid-handshake"):
             client = connect(self.address, family_name, timeout)
@@ -389,13 +392,17 @@ class ServerHandle(ChecksOnExit):
         self._closed = True
         deadline = time.monotonic() + self.teardown_timeout
         recorder = self._recorder
-        recorder.teardown_started = time.monotonic()
-        recorder.teardown_closed = {
-            name for name, client in self._client_names.items() if not client.closed
-        }
+        started = recorder.teardown_started = time.monotonic()
+        for client in self._clients:  # open now, or ended by its with block: the kit's doing
+            name = self._client_keys.get(id(client))
+            ended = started if not client.closed else client.kit_closed_at
+            if name is not None and ended is not None:  # Unix clients share one name: earliest
+                recorder.kit_closed[name] = min(ended, recorder.kit_closed.get(name, ended))
+        for proxy in self._proxies:  # what a proxy's close resets is teardown's doing too
+            recorder.kit_closed.update((name_key(name), started) for name in proxy.open_upstreams())
         try:
             for client in self._clients:
-                _close_gracefully(client)
+                close_gracefully(client)
             for proxy in self._proxies:
                 self._leaks.extend(proxy.teardown())
             if self._thread.is_alive():
@@ -566,22 +573,6 @@ class ServerHandle(ChecksOnExit):
     def __repr__(self) -> str:
         state = "closed" if self._closed else "serving"
         return f"<ServerHandle {self._recorder.description} ({state})>"
-
-
-def _close_gracefully(client: Client) -> None:
-    # Teardown closes a client as a polite peer would: end of data first, then whatever
-    # the handler sent and nobody read is taken, so the close sends no reset if it can.
-    if client.closed:
-        return
-    sock = client.sock
-    if sock.type == socket.SOCK_STREAM and not isinstance(sock, ssl.SSLSocket):
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_WR)
-            sock.setblocking(False)
-            for _ in range(64):  # bounded: a handler may write without end
-                if not sock.recv(65536):
-                    break
-    client.disconnect()
 
 
 def _remaining(deadline: float) -> float:

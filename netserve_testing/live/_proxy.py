@@ -99,6 +99,9 @@ class FaultProxy:
         self._faults: Tuple[Fault, ...] = self._checked(faults)
         self._faults_lock = threading.Lock()
         self._links: Set[Link] = set()
+        # Stream links' own addresses towards the server (the handlers' client_address),
+        # by link number, while open; read by other threads under _cond.
+        self._upstreams: Dict[int, Any] = {}
         self._datagram_links: Dict[Any, DatagramLink] = {}
         self._numbers = itertools.count(1)
         self._transcripts: List[ConnectionTranscript] = []
@@ -377,6 +380,26 @@ class FaultProxy:
         if isinstance(link, Link) and not link.closed:
             link.event("error", "", f"the proxy failed: {exc!r}")
             link.end("reset", "the proxy failed")
+
+    def _note_upstream(self, number: int, address: Any) -> None:
+        # The loop's thread: link `number` connected from `address`, or (None) ended.
+        with self._cond:
+            if address is None:
+                self._upstreams.pop(number, None)
+            else:
+                self._upstreams[number] = address
+
+    def open_upstreams(self) -> List[Any]:
+        """The addresses of the proxy's open connections to the server, as the handlers see them.
+
+        Teardown closes them: a handler that then finds its peer gone did nothing wrong.
+
+        Example:
+            >>> proxy.open_upstreams()  # doctest: +SKIP
+            [('127.0.0.1', 50412)]
+        """
+        with self._cond:
+            return list(self._upstreams.values())
 
     def _sync_in_loop(self) -> None:
         for link in list(self._links):

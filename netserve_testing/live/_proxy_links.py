@@ -367,6 +367,8 @@ class StreamLink(Link):
         self.server = server
         self.up.send = server.send
         code = server.connect_ex(proxy.target)
+        with contextlib.suppress(OSError):  # the handler's client_address, for teardown
+            proxy._note_upstream(self.number, server.getsockname())
         if code == 0:
             self.on_connected()
         elif code in (errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EINTR):
@@ -516,6 +518,7 @@ class StreamLink(Link):
         self.up.queue.clear()
         self.down.queue.clear()
         self.proxy._links.discard(self)
+        self.proxy._note_upstream(self.number, None)
         self.event(how, "", why)
 
 

@@ -107,10 +107,11 @@ class Recorder:
         self.child_clients: Dict[int, Any] = {}
         self.stacks: Dict[int, str] = {}
         self.reported_pids: Set[int] = set()
-        #: ``time.monotonic()`` when teardown began closing the test's clients, and the
-        #: addresses of those it closed (as ``name_key()`` gives them).
+        #: ``time.monotonic()`` when teardown began closing the test's clients; and the
+        #: connections the kit itself ended (teardown, or a kit client's ``with`` block),
+        #: by address as ``name_key()`` gives it, each with the time the kit ended it.
         self.teardown_started: Optional[float] = None
-        self.teardown_closed: Set[Any] = set()
+        self.kit_closed: Dict[Any, float] = {}
         if forking:
             self.channel = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
             self.reader = threading.Thread(
@@ -240,15 +241,14 @@ class Recorder:
         with self.cond:
             return {pid: self.stacks[pid] for pid in asked if pid in self.stacks}
 
-    def teardown_caused(self, error: HandlerError) -> bool:
-        # Whether teardown's closing of a client explains `error`: the handler of that
-        # client's connection found its peer gone after teardown closed it.
-        started = self.teardown_started
+    def kit_caused(self, error: HandlerError) -> bool:
+        # Whether the kit's own closing of a client explains `error`: the handler of that
+        # client's connection found its peer gone after the kit ended the connection.
+        closed_at = self.kit_closed.get(name_key(error.client_address))
         return (
-            started is not None
-            and error.raised_at >= started
+            closed_at is not None
+            and error.raised_at >= closed_at
             and any(name in _PEER_GONE for name in error.type_names)
-            and name_key(error.client_address) in self.teardown_closed
         )
 
     def _read(self, channel: socket.socket) -> None:
@@ -312,7 +312,7 @@ class Recorder:
             errors = [e for e in self.errors if not e.handled and not e.reported]
             for error in errors:
                 error.reported = True
-        return [error for error in errors if not self.teardown_caused(error)]
+        return [error for error in errors if not self.kit_caused(error)]
 
     def close(self) -> Optional[threading.Thread]:
         # Stores every record already sent, then ends the reader and closes the channel;

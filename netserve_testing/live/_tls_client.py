@@ -12,14 +12,27 @@ from __future__ import annotations
 import contextlib
 import socket
 import ssl
+import threading
 import time
-from typing import Any, Optional
+from typing import Any, List, Optional
 
 from ._clients import DEFAULT_TIMEOUT, StreamClient, _client_socket, _family_of, _unix_path
 
 __all__ = ["TLSClient", "client_hello"]
 
 _RECV_SIZE = 65536
+
+
+_hello_lock = threading.Lock()
+_hello_contexts: List[ssl.SSLContext] = []
+
+
+def _hello_context() -> ssl.SSLContext:
+    # A client context that only writes ClientHellos: made once, never changed.
+    with _hello_lock:
+        if not _hello_contexts:
+            _hello_contexts.append(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
+        return _hello_contexts[0]
 
 
 def client_hello(context: Optional[ssl.SSLContext] = None, hostname: str = "localhost") -> bytes:
@@ -32,7 +45,7 @@ def client_hello(context: Optional[ssl.SSLContext] = None, hostname: str = "loca
         b'\\x16'
     """
     if context is None:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context = _hello_context()
     outgoing = ssl.MemoryBIO()
     tls = context.wrap_bio(ssl.MemoryBIO(), outgoing, server_hostname=hostname)
     with contextlib.suppress(ssl.SSLWantReadError):
@@ -83,6 +96,7 @@ class TLSClient(StreamClient):
             super().__init__(sock, address, timeout)
             self._incoming = ssl.MemoryBIO()
             self._outgoing = ssl.MemoryBIO()
+            self._close_notify_sent = False
             self.tls = context.wrap_bio(
                 self._incoming, self._outgoing, server_hostname=server_hostname
             )
@@ -137,14 +151,23 @@ class TLSClient(StreamClient):
         The handler's next read then ends cleanly (``b""``), as with a plain client.
         """
         if not self._closed:
-            with contextlib.suppress(ssl.SSLError, ValueError, OSError):
-                with contextlib.suppress(ssl.SSLWantReadError):
-                    self.tls.unwrap()
-                data = self._outgoing.read()
-                if data:
-                    self.sock.setblocking(False)  # never wait on a peer that stopped reading
-                    self.sock.send(data)
+            with contextlib.suppress(OSError):
+                self._send_close_notify()
         super().disconnect()
+
+    def _send_close_notify(self) -> None:
+        # Send the close_notify once, without waiting (non-blocking: a peer that stopped
+        # reading cannot hold the caller); a later close() or disconnect() sends nothing.
+        if self._close_notify_sent:
+            return
+        self._close_notify_sent = True
+        with contextlib.suppress(ssl.SSLError, ValueError):
+            with contextlib.suppress(ssl.SSLWantReadError):
+                self.tls.unwrap()
+            data = self._outgoing.read()
+            if data:
+                self.sock.setblocking(False)
+                self.sock.send(data)
 
     def close(self) -> TLSClient:
         """Send a TLS close_notify and shut down the sending side; the client can still read.
@@ -153,6 +176,7 @@ class TLSClient(StreamClient):
             >>> client.send(b"data").close().expect_closed()  # doctest: +SKIP
         """
         self.transcript.event("client sent a tls close_notify and EOF (shutdown SHUT_WR)")
+        self._close_notify_sent = True
         try:
             self.tls.unwrap()
         except ssl.SSLWantReadError:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, List, NoReturn, Optional
 
 from ..script._failure import ExpectationFailed
+from ..script._report import details_of, expected_text, script_failure
 from ..script._script import Script
 from ..script._steps import (
     CLOSE,
@@ -26,18 +27,11 @@ from ..script._steps import (
     Expectation,
     ExpectClosed,
     Matched,
-    Mismatch,
     Step,
 )
 
 if TYPE_CHECKING:
     from ._stream import FakeStreamSocket
-
-
-def _expected_text(step: Expectation, pending: bytes) -> str:
-    # What the step wants, in the words its own matcher uses for a mismatch.
-    outcome = step.match(pending, True)
-    return outcome.expected if isinstance(outcome, Mismatch) else "EOF"
 
 
 def _read_again(step: Expectation, timed_out: bool) -> str:
@@ -86,30 +80,35 @@ class ScriptPlayer:
     def _failure(
         self, sock: FakeStreamSocket, step: Step, expected: str, received: str, why: str = ""
     ) -> ExpectationFailed:
-        position = f"script step {self._index + 1} of {self._count} ({step.describe()})"
-        origin = self._origin(self._index + 1)
-        if origin:
-            position += f" at {origin}"
         sock.transcript.mismatch(expected, received, why or None)
-        lines = [f"{position} failed", f"expected: {expected}", f"received: {received}"]
-        if why:
-            lines.append(why)
-        lines.append(f"chunking: {sock.chunking.describe()}")
-        self.failure = ExpectationFailed("\n".join(lines), sock.transcript)
+        notes = [why] if why else []
+        notes.append(f"chunking: {sock.chunking.describe()}")
+        pending = bytes(sock._out[self._consumed :])
+        expectation = step if isinstance(step, Expectation) else None
+        self.failure = script_failure(
+            details_of(expected, received, expectation, pending, notes),
+            sock.transcript,
+            number=self._index + 1,
+            count=self._count,
+            step=step.describe(),
+            origin=self._origin(self._index + 1),
+        )
         return self.failure
 
     def _fail(
         self, sock: FakeStreamSocket, step: Step, expected: str, received: str, why: str = ""
     ) -> NoReturn:
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
         raise self._failure(sock, step, expected, received, why)
 
     def _unmet(self, sock: FakeStreamSocket, step: Expectation, why: str) -> ExpectationFailed:
         pending = bytes(sock._out[self._consumed :])
         received = repr(pending) if pending else "nothing"
-        return self._failure(sock, step, _expected_text(step, pending), received, why)
+        return self._failure(sock, step, expected_text(step, pending), received, why)
 
     def _check(self, sock: FakeStreamSocket, step: Any, eof: bool) -> bool:
         # True when matched (and consumed); False when more bytes are needed.
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
         outcome = step.match(bytes(sock._out[self._consumed :]), eof)
         if outcome is None:
             return False
@@ -122,6 +121,7 @@ class ScriptPlayer:
 
     def on_output(self, sock: FakeStreamSocket) -> None:
         """The handler wrote: check the expectations in front, as far as the bytes decide."""
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
         if self.failure is not None:
             raise self.failure
         plan = self._plan
@@ -141,6 +141,7 @@ class ScriptPlayer:
 
     def pull(self, sock: FakeStreamSocket, can_time_out: bool) -> None:
         """The handler reads and nothing is queued: advance the client to its next send."""
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
         if self.failure is not None:
             raise self.failure
         plan = self._plan
@@ -211,6 +212,7 @@ class ScriptPlayer:
         escape instead, the script failed at that expectation, as it does at
         once for a handler that reads with no timeout.
         """
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
         if self.failure is None and self._stalled_at == self._index and not self.done:
             step = self._plan[self._index][1]
             self._unmet(sock, step, _read_again(step, timed_out=True))
@@ -222,6 +224,7 @@ class ScriptPlayer:
             ExpectationFailed: An expectation is not met by what the handler sent,
                 or the handler sent more after the last expectation.
         """
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
         if self.failure is not None:
             raise self.failure
         plan = self._plan

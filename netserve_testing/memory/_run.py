@@ -8,6 +8,7 @@ from typing import Any, Callable, Generic, List, Optional, Sequence, Tuple, Type
 
 from .._errors import HandlerWouldBlock
 from ..script._failure import ExpectationFailed
+from ..script._report import details_of, script_failure
 from ..script._script import Script
 from ..script._steps import CLOSE, EXPECT, PAUSE, RESET, SEND, ExpectClosed, Mismatch
 from ..script._transcript import Transcript
@@ -79,6 +80,7 @@ def _construct(factory: Any, *args: Any) -> Tuple[Any, Optional[BaseException]]:
     # What type.__call__ does, in two steps, so the instance survives an exception in
     # handle() (BaseRequestHandler.__init__ runs setup(), handle() and finish()).
     # Everything is caught, as a server closes the request whatever the handler raised.
+    __tracebackhide__ = True  # pytest shows the test's line, not ours
     if not isinstance(factory, type):
         try:
             return factory(*args), None
@@ -255,6 +257,7 @@ def run_handler(
         >>> run_handler(Upper, b"hello\\n").sent
         b'HELLO'
     """
+    __tracebackhide__ = True  # pytest shows the test's line, not ours
     if isinstance(inbound, Script) and then is not None:
         raise ValueError(
             f"then={then!r} does not apply to a Script: end it with .close(), .reset() "
@@ -427,6 +430,7 @@ def run_datagram_handler(
         >>> run_datagram_handler(Upper, script).values
         [b'A', 'B']
     """
+    __tracebackhide__ = True  # pytest shows the test's line, not ours
     if client_address is _UNSET:
         unix = family == getattr(socket, "AF_UNIX", None)
         client_address = (
@@ -485,6 +489,7 @@ def _play_datagrams(
     # A datagram client's script, in order: a send is one datagram, handled at once by
     # a new handler (as a server's get_request() and process_request() would); an
     # expectation takes the next datagram sent to the client, as the client's recvfrom().
+    __tracebackhide__ = True  # pytest shows the test's line, not ours
     plan = script._compile()
     count = len(plan)
     for number, (kind, step) in enumerate(plan, 1):
@@ -530,10 +535,9 @@ def _play_datagrams(
                     continue
                 expected, received, why = outcome.expected, outcome.received, "one datagram"
             sock.transcript.mismatch(expected, received, why)
-            raise ExpectationFailed(
-                f"script step {number} of {count} ({step.describe()}) failed\n"
-                f"expected: the datagram {expected}\nreceived: {received}\n{why}",
-                sock.transcript,
+            details = details_of(f"the datagram {expected}", received, step, reply or b"", [why])
+            raise script_failure(
+                details, sock.transcript, number=number, count=count, step=step.describe()
             )
         elif kind == PAUSE:
             sock.transcript.event(f"client paused {step.seconds:g} s (fake clock)")

@@ -261,6 +261,7 @@ class FakeStreamSocket(StreamConnection, FakeSocketBase):
         ``MSG_DONTWAIT`` and ``MSG_WAITALL``. As in CPython, ``recv(0)``
         returns ``b""`` at once, whatever the state of the socket.
         """
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
         if not isinstance(bufsize, int):
             raise TypeError(
                 f"'{type(bufsize).__name__}' object cannot be interpreted as an integer"
@@ -278,6 +279,7 @@ class FakeStreamSocket(StreamConnection, FakeSocketBase):
 
         As in CPython, an empty ``buffer`` returns ``0`` at once.
         """
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
         if nbytes < 0:
             raise ValueError("negative buffersize in recv_into")
         if self._fd < 0:
@@ -320,6 +322,7 @@ class FakeStreamSocket(StreamConnection, FakeSocketBase):
 
     def _read(self, size: int, flags: int, name: str) -> bytes:
         # ``name`` is formatted into "recv(1024)" only on the rare paths that report it.
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
         chunks = self._chunks
         if chunks and not flags and size:
             # The common case: no flags, data queued. The loop below does the same.
@@ -418,6 +421,7 @@ class FakeStreamSocket(StreamConnection, FakeSocketBase):
         return size
 
     def _record(self, data: bytes) -> None:
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
         self._out += data
         self._sends.append(data)
         self._idle_reads = 0
@@ -427,6 +431,7 @@ class FakeStreamSocket(StreamConnection, FakeSocketBase):
 
     def send(self, data: Any, flags: int = 0) -> int:
         """Send some of ``data``; return how many bytes were accepted."""
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
         payload = data if data.__class__ is bytes else _as_bytes(data)
         self._check_writable(flags)
         size = self._accept(payload, "send()", len(payload), flags)
@@ -436,6 +441,7 @@ class FakeStreamSocket(StreamConnection, FakeSocketBase):
 
     def sendall(self, data: Any, flags: int = 0) -> None:
         """Send all of ``data`` (recorded as one call in :attr:`sends`)."""
+        __tracebackhide__ = True  # pytest shows the test's line, not ours
         payload = data if data.__class__ is bytes else _as_bytes(data)
         if (
             self._fd >= 0

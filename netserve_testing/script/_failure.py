@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from .._errors import NetserveTestingError
 from ._transcript import Transcript
+
+if TYPE_CHECKING:
+    from ._report import FailureDetails
 
 __all__ = ["ExpectationFailed"]
 
@@ -20,6 +23,8 @@ class ExpectationFailed(NetserveTestingError, AssertionError):
     Attributes:
         transcript: The :class:`~netserve_testing.Transcript` at the moment of
             failure, or ``None``.
+        details: What was expected, what was received and the nearest thing
+            that arrived, when the failure is a failed expectation (else ``None``).
 
     Example:
         >>> try:
@@ -36,3 +41,4 @@ class ExpectationFailed(NetserveTestingError, AssertionError):
             message = f"{message}\n\ntranscript:\n{transcript.format()}"
         super().__init__(message)
         self.transcript = transcript
+        self.details: Optional[FailureDetails] = None

@@ -25,6 +25,7 @@ from ._http import HeadersLike, build_request
 from ._http_steps import NO_JSON, BodyMatcher, ExpectResponse, SendRequest
 from ._pause import Pause
 from ._recording import VOLATILE_HEADERS, Redactor, steps_from_transcript
+from ._report import script_failure
 from ._steps import (
     CLOSE,
     EXPECT,
@@ -68,6 +69,25 @@ def register_handler_runner(runner: Callable[..., Any]) -> None:
     """
     global _handler_runner
     _handler_runner = runner
+
+
+def _at_step(
+    failure: ExpectationFailed, number: int, count: int, step: Step, origin: Optional[str]
+) -> ExpectationFailed:
+    # A client verb's failure with the script step put on top, in the one shape (_report).
+    if failure.details is not None:
+        return script_failure(
+            failure.details,
+            failure.transcript,
+            number=number,
+            count=count,
+            step=step.describe(),
+            origin=origin,
+        )
+    position = f"script step {number} of {count} ({step.describe()})"
+    if origin:
+        position += f" at {origin}"
+    return ExpectationFailed(f"{position} failed\n{failure.reason}", failure.transcript)
 
 
 class Script:
@@ -495,13 +515,7 @@ class Script:
             try:
                 value = step.apply(client)
             except ExpectationFailed as exc:
-                where = self.origin(number)
-                position = f"script step {number} of {count} ({step.describe()})"
-                if where:
-                    position += f" at {where}"
-                raise ExpectationFailed(
-                    f"{position} failed\n{exc.reason}", exc.transcript
-                ) from None
+                raise _at_step(exc, number, count, step, self.origin(number)) from None
             if isinstance(step, Expectation):
                 values.append(value)
         extra = getattr(client, "buffered", b"")

@@ -85,16 +85,16 @@ def test_ForkingMixIn_shutdown_is_instant_at_max_children() -> None:
 
         def process_request(self, request: Any, client_address: Any) -> None:
             super().process_request(request, client_address)
-            forked.set()  # only the parent returns: the child's pid is in active_children
+            forked.set()  # in the parent (the child never returns): the pid is recorded
 
     with Server(("127.0.0.1", 0), HoldInChild) as server:
         thread = start_serving(server, poll_interval=3600)
         client = connect(server)
         try:
-            assert client.recv(5) == b"ready"  # the child runs
-            # The child can say ready before fork() has returned in the parent.
-            assert forked.wait(TIMEOUT), "the parent never returned from process_request()"
-            (pid,) = server.active_children or set()  # the server is at the bound
+            assert client.recv(5) == b"ready"  # the child runs: the server is at the bound
+            # The child can say ready before the parent has recorded its pid.
+            assert forked.wait(TIMEOUT)
+            (pid,) = server.active_children or set()
             call_with_timeout(server.shutdown)  # returns while the child still runs
             thread.join(TIMEOUT)
             assert not thread.is_alive()

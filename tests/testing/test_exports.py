@@ -24,6 +24,14 @@ from netserve_testing import plugin
 #: ``netserve_testing.__all__`` or here.
 NOT_REEXPORTED: Dict[str, str] = {
     "memory._chunks.ChunkingLike": "type alias of the chunking= arguments",
+    "script._report.FailureDetails": "the parts of ExpectationFailed.details",
+    "script._report.details_of": "the one shape of a failed expectation",
+    "script._report.expected_text": "the one shape of a failed expectation",
+    "script._report.format_failure": "the one shape of a failed expectation",
+    "script._report.nearest_arrival": "the one shape of a failed expectation",
+    "script._report.script_failure": "the one shape of a failed expectation",
+    "script._report.unmet_details": "the one shape of a failed expectation",
+    "live._closing.close_gracefully": "how teardown and a client's with block end a connection",
     "live._clients.DEFAULT_TIMEOUT": "set with --netserve-timeout or the timeout= arguments",
     "live._harness.DEFAULT_TEARDOWN_TIMEOUT": "set with --netserve-teardown-timeout",
     "live._recorder.DEFAULT_POOL_SIZE": "set with serve(max_workers=...); in the README",

@@ -338,9 +338,8 @@ def test_BlackHole_to_client_after_bytes_lets_the_start_through():
         serve(Send20) as server,
         FaultProxy(server.address, BlackHole(4, direction="to_client")) as proxy,
     ):
-        client = proxy.connect()  # the first bytes must come in time, however loaded
+        client = proxy.connect(timeout=0.2)
         assert client.expect(b"0123") == b"0123"
-        client.timeout = 0.2  # the rest never comes: only the timeout ends the wait
         with pytest.raises(ExpectationFailed, match="timed out"):
             client.expect(b"4")
 
@@ -644,13 +643,15 @@ def test_the_proxy_shows_a_handler_that_assumes_one_read(pytester: pytest.Pytest
             def handle(self):
                 self.wfile.write(self.rfile.readline().upper())
 
+        # The pause between slices outlasts any scheduling delay of a loaded machine, so
+        # the handler's first read ends at the first slice.
         def test_one_read(netserve):
-            proxy = netserve.serve(OneRead).proxy(Slice(3, delay=0.05))
-            proxy.connect().send_line("hello").expect_line("HELLO")
+            proxy = netserve.serve(OneRead).proxy(Slice(3, delay=0.5))
+            proxy.connect(timeout=5).send_line("hello").expect_line("HELLO")
 
         def test_reads_a_line(netserve):
-            proxy = netserve.serve(ReadsALine).proxy(Slice(3, delay=0.05))
-            proxy.connect().send_line("hello").expect_line("HELLO")
+            proxy = netserve.serve(ReadsALine).proxy(Slice(3, delay=0.5))
+            proxy.connect(timeout=5).send_line("hello").expect_line("HELLO")
         """
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
@@ -742,3 +743,42 @@ def test_FaultProxy_in_front_of_an_ipv6_server():
         proxy = server.proxy(Slice(1, direction="both"))
         assert proxy.address[0] == "::1"
         proxy.connect().send_line("six").expect_line("SIX")
+
+
+def test_the_proxy_closing_at_teardown_is_no_handler_error(pytester: pytest.Pytester):
+    # A test ends mid-conversation through a proxy: teardown closes the proxy's client and
+    # its connections, and the handler's next write finds its peer gone. As with teardown's
+    # own clients, that is no handler error; an error raised before teardown still is.
+    pytester.makepyfile(
+        """
+        import socketserver
+
+        import pytest
+
+        class Chatty(socketserver.StreamRequestHandler):
+            def handle(self):
+                self.rfile.readline()
+                for _ in range(100000):
+                    self.wfile.write(b"news " * 100 + b"\\n")
+
+        class Fails(socketserver.StreamRequestHandler):
+            def handle(self):
+                self.rfile.readline()
+                raise ValueError("raised before teardown")
+
+        @pytest.mark.parametrize("kind", ["tcp-threading", "tcp-forking", "unix_stream-sync"])
+        def test_ends_mid_conversation_through_a_proxy(netserve, kind):
+            proxy = netserve.serve(Chatty, kind).proxy()
+            proxy.connect().send_line("hi").expect_regex(b"news")
+
+        def test_an_error_before_teardown_still_fails(netserve):
+            proxy = netserve.serve(Fails).proxy()
+            proxy.connect().send_line("hi").expect_closed()
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly")
+    out = result.stdout.str()
+    result.assert_outcomes(passed=3, failed=1)
+    assert "ValueError: raised before teardown" in out
+    assert "BrokenPipeError" not in out
+    assert "ConnectionResetError" not in out

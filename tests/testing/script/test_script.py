@@ -442,10 +442,14 @@ def test_run_datagram_handler_script_failure_message(ss: ModuleType) -> None:
         run_datagram_handler(datagram_upper(ss), script)
     message = str(info.value)
     assert message.startswith("script step 2 of 2 (expect b'HI!') failed")
-    assert "expected: the datagram b'HI!'\nreceived: b'HI'\none datagram" in message
+    assert (
+        "expected: the datagram b'HI!'\nreceived: b'HI'\n"
+        "nearest: b'HI' (received, not consumed)\none datagram"
+    ) in message
     assert "!!! expected b'HI!', received b'HI' (one datagram)" in message
     missing = Script().send(b"hi").expect(b"HI").expect_line("MORE")
-    with pytest.raises(ExpectationFailed, match="received: nothing\nthe handlers sent no more"):
+    no_more = r"received: nothing\nnearest: nothing .*\nthe handlers sent no more"
+    with pytest.raises(ExpectationFailed, match=no_more):
         run_datagram_handler(datagram_upper(ss), missing)
 
 
