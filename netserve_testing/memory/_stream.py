@@ -7,6 +7,7 @@ import io
 import locale
 import socket
 import struct
+import sys
 import weakref
 from collections import deque
 from typing import (
@@ -510,13 +511,12 @@ class FakeStreamSocket(StreamConnection, FakeSocketBase):
         if binary:
             return buffer
         if encoding is None:
-            # What a real socket ends with (its descriptor is no terminal); said here,
-            # because Python < 3.10 would ask fileno() for a device encoding first.
-            encoding = (
-                io.text_encoding(None)
-                if hasattr(io, "text_encoding")
-                else locale.getpreferredencoding(False)
-            )
+            # What a real socket ends with (its descriptor is no terminal); named here,
+            # because before Python 3.11 TextIOWrapper asks fileno() for a device
+            # encoding first when given None or (3.10) "locale".
+            encoding = io.text_encoding(None) if hasattr(io, "text_encoding") else "locale"
+            if encoding == "locale" and sys.version_info < (3, 11):
+                encoding = locale.getpreferredencoding(False)
         text = io.TextIOWrapper(buffer, encoding, errors, newline)
         text.mode = mode  # type: ignore[misc]
         return text

@@ -223,7 +223,9 @@ def test_TLS_handler_gets_the_sslsocket_with_the_accepted_timeout_restored(
             seen.put((type(self.request), self.request.gettimeout(), self.request.cipher()))
             self.request.sendall(b"ok")
 
-    server = make_server("ThreadingTLSTCPServer", server_context, Inspect, handshake_timeout=3.0)
+    server = make_server(
+        "ThreadingTLSTCPServer", server_context, Inspect, handshake_timeout=TIMEOUT
+    )
     with serving(server), tls_connect(server.server_address, client_context) as client:
         assert client.recv(2) == b"ok"
     request_type, timeout, cipher = seen.get(timeout=TIMEOUT)
