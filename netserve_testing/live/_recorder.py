@@ -169,9 +169,16 @@ class Recorder:
                 if item.pid != self.parent_pid:
                     self.child_pids.add(item.pid)
                     self.reported_pids.add(item.pid)
-            else:
+            elif not self._known(item):
                 self.errors.append(item)
             self.cond.notify_all()
+
+    def _known(self, error: HandlerError) -> bool:
+        # Under self.cond: whether `error` is an exception already recorded, as a sync
+        # server's handler error that went on to end serve_forever() is: the record of
+        # the request tells it, and one expect() claims it.
+        exc = error.exception
+        return exc is not None and any(known.exception is exc for known in self.errors)
 
     def _child_ended(self, pid: int, status: int) -> None:
         # Under self.cond: a child that ended without reporting its request gets a record

@@ -1,0 +1,63 @@
+"""Edges of the plugin's reports: one error counted once, children that exit early,
+threads that would hold the interpreter, markers that select nothing; pytest end to end.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+RUN_TIMEOUT = 120  # a user's pytest that has not ended by then hangs: the test fails
+
+ONE_ERROR = """
+import socketserver
+
+import pytest
+
+class Raises(socketserver.StreamRequestHandler):
+    def handle(self):
+        self.rfile.readline()
+        raise {exc}("from the handler")
+
+@pytest.mark.parametrize("server_class", [None, socketserver.TCPServer], ids=["netserve", "stdlib"])
+def test_expects_the_error(netserve, server_class):
+    options = {{}} if server_class is None else {{"server_class": server_class}}
+    server = netserve.serve(Raises, "tcp-sync", **options)
+    client = server.connect()
+    client.send_line("go")
+    server.wait_for_requests(1)
+    error = server.errors.expect({exc})
+    assert error.client_address == client.sock.getsockname()
+"""
+
+
+@pytest.mark.parametrize("exc", ["SystemExit", "GeneratorExit"])
+def test_a_sync_handler_error_that_ends_serve_forever_is_expected_once(pytester, exc):
+    pytester.makepyfile(test_one=ONE_ERROR.format(exc=exc))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=RUN_TIMEOUT)
+    result.assert_outcomes(passed=2)
+
+
+UNEXPECTED = """
+import socketserver
+
+class Raises(socketserver.StreamRequestHandler):
+    def handle(self):
+        self.rfile.readline()
+        raise SystemExit("from the handler")
+
+def test_does_not_expect_it(netserve):
+    server = netserve.serve(Raises, "tcp-sync")
+    server.connect().send_line("go")
+    server.wait_for_requests(1)
+"""
+
+
+def test_a_sync_handler_error_that_ends_serve_forever_is_reported_once(pytester):
+    pytester.makepyfile(test_one=UNEXPECTED)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=RUN_TIMEOUT)
+    result.assert_outcomes(failed=1)  # no error at teardown: the loop's crash is the same
+    out = result.stdout.str()
+    assert "1 unhandled handler error" in out, out
+    assert out.count("--- handler error") == 1, out
