@@ -19,9 +19,12 @@ this module only wires it into pytest:
 
 from __future__ import annotations
 
+import contextlib
+import os
 import random
 import socket
 import sys
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,6 +110,10 @@ _FACTORIES_KEY = pytest.StashKey[List[ServerFactory]]()
 _TEST_SEED_KEY = pytest.StashKey[int]()
 _FAKER_KEY = pytest.StashKey["Faker"]()
 _INTERRUPTED_KEY = pytest.StashKey[bool]()
+# Handler threads teardown abandoned that are not daemons, with the test of each: the
+# interpreter would join them at exit, so pytest_unconfigure ends the process instead.
+_HELD_KEY = pytest.StashKey[List[Tuple[threading.Thread, str]]]()
+_SESSION_KEY = pytest.StashKey[pytest.Session]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -228,6 +235,36 @@ def pytest_configure(config: pytest.Config) -> None:
     # An ini line, not warnings.filterwarnings(): pytest resets the filters for each test.
     config.addinivalue_line("filterwarnings", _FORK_WARNING)
     config.pluginmanager.register(_Interruption(config), "netserve-interruption")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_SESSION_KEY] = session
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_unconfigure(config: pytest.Config) -> Generator[None, None, None]:
+    # After every other plugin's unconfigure (reports written, coverage saved): if an
+    # abandoned handler thread that is not a daemon still runs, the interpreter would
+    # wait for it forever at exit, so the process ends here with pytest's exit status.
+    yield
+    alive = [(t, nodeid) for t, nodeid in config.stash.get(_HELD_KEY, []) if t.is_alive()]
+    if not alive:
+        return
+    thread, nodeid = alive[0]
+    session = config.stash.get(_SESSION_KEY, None)
+    status = int(session.exitstatus) if session is not None else int(pytest.ExitCode.TESTS_FAILED)
+    more = f" (and {len(alive) - 1} more)" if len(alive) > 1 else ""
+    message = (
+        f"netserve: handler thread {thread.name!r} of {nodeid}{more} is still running and is "
+        "not a daemon (the test's server class sets daemon_threads=False): ending the process "
+        f"with exit status {status} instead of waiting for it"
+    )
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__):
+        with contextlib.suppress(Exception):
+            stream.flush()  # type: ignore[union-attr]  # (None: nothing to flush)
+    with contextlib.suppress(Exception):
+        os.write(sys.__stderr__.fileno() if sys.__stderr__ else 2, (message + "\n").encode())
+    os._exit(status)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -445,6 +482,9 @@ def netserve(request: pytest.FixtureRequest) -> Iterator[ServerFactory]:
     request.node.stash.setdefault(_FACTORIES_KEY, []).append(factory)
     yield factory
     errors, leaks = factory.close()
+    held = request.config.stash.setdefault(_HELD_KEY, [])
+    for server in factory.servers:
+        held.extend((t, request.node.nodeid) for t in server.reported_threads if not t.daemon)
     if not (errors or leaks):
         return
     if request.config.stash.get(_INTERRUPTED_KEY, False):

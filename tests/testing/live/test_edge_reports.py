@@ -61,3 +61,51 @@ def test_a_sync_handler_error_that_ends_serve_forever_is_reported_once(pytester)
     out = result.stdout.str()
     assert "1 unhandled handler error" in out, out
     assert out.count("--- handler error") == 1, out
+
+
+HOLDS_EXIT = """
+import socketserver
+import threading
+
+import pytest
+
+NEVER = threading.Event()
+
+class Blocks(socketserver.StreamRequestHandler):
+    def handle(self):
+        self.wfile.write(self.rfile.readline())
+        self.wfile.flush()
+        NEVER.wait()  # forever: only the end of the process stops it
+
+class NotDaemons(socketserver.ThreadingTCPServer):
+    daemon_threads = False
+
+@pytest.mark.parametrize("how", ["option", "class"])
+def test_blocks_in_a_non_daemon_thread(netserve, how):
+    if how == "option":
+        server = netserve.serve(Blocks, "tcp-threading", daemon_threads=False)
+    else:
+        server = netserve.serve(Blocks, server_class=NotDaemons)
+    server.connect().send_line("hi").expect_line("hi")
+"""
+HOLDS_EXIT_TIMEOUT = 60  # the old behaviour was to hang forever at exit
+
+
+def test_an_abandoned_non_daemon_handler_thread_does_not_hold_pytests_exit(pytester):
+    pytester.makepyfile(test_holds=HOLDS_EXIT)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--netserve-teardown-timeout=0.5", timeout=HOLDS_EXIT_TIMEOUT
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
+    result.assert_outcomes(passed=2, errors=2)
+    out = result.stdout.str()
+    assert out.count("(abandoned; not a daemon thread: the server class sets daemon_threads") == 2
+    result.stdout.fnmatch_lines(["*= 2 passed, 2 errors in *"])  # the summary came first
+    result.stderr.fnmatch_lines(
+        [
+            "netserve: handler thread * of test_holds.py::test_blocks_in_a_non_daemon_thread"
+            "?option? (and 1 more) is still running and is not a daemon (the test's server "
+            "class sets daemon_threads=False): ending the process with exit status 1 instead "
+            "of waiting for it"
+        ]
+    )
