@@ -45,7 +45,7 @@ import pytest
 from .live._factory import ServerFactory
 from .live._harness import DEFAULT_TEARDOWN_TIMEOUT
 from .live._kinds import ServerKind, select_kinds
-from .live._records import format_problems
+from .live._records import HandlerError, format_problems
 from .script._golden import RECORD_MODES, GoldenScript
 from .script._recording import Redactor
 
@@ -398,30 +398,37 @@ def _add_note(exc: BaseException, note: str) -> None:
         return
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
-    outcome = yield
-    if outcome.excinfo is not None and _FACTORIES_KEY in item.stash:
-        help_text = _pytest_socket_help(outcome.excinfo[1])
-        if help_text is not None:
-            _add_note(outcome.excinfo[1], help_text)
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     # Errors recorded while the test ran fail the test itself; later ones fail teardown.
-    errors = [e for f in item.stash.get(_FACTORIES_KEY, []) for e in f.take_unhandled_errors()]
-    if not errors:
-        return
-    message = format_problems(errors, [])
-    if outcome.excinfo is None:
-        outcome.force_exception(pytest.fail.Exception(message, pytrace=False))
-    else:
-        item.add_report_section("call", "netserve handler errors", message)
+    # Ctrl-C (KeyboardInterrupt) passes through untouched, whenever it comes.
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:
+        if _FACTORIES_KEY in item.stash:
+            help_text = _pytest_socket_help(exc)
+            if help_text is not None:
+                _add_note(exc, help_text)
+        errors = _take_unhandled(item)
+        if errors:
+            item.add_report_section("call", "netserve handler errors", format_problems(errors, []))
+        raise
+    errors = _take_unhandled(item)
+    if errors:
+        raise pytest.fail.Exception(format_problems(errors, []), pytrace=False)
 
 
-@pytest.hookimpl(hookwrapper=True)
+def _take_unhandled(item: pytest.Item) -> List[HandlerError]:
+    return [e for f in item.stash.get(_FACTORIES_KEY, []) for e in f.take_unhandled_errors()]
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, Any, None]:
-    outcome = yield
-    report = outcome.get_result()
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
     seed = item.stash.get(_TEST_SEED_KEY, None)
     if seed is not None and report.failed:
         session_seed = item.config.stash[SETTINGS_KEY].seed
@@ -432,6 +439,7 @@ def pytest_runtest_makereport(
                 f"replay with --netserve-seed={session_seed}",
             )
         )
+    return report
 
 
 @pytest.fixture

@@ -109,3 +109,43 @@ def test_an_abandoned_non_daemon_handler_thread_does_not_hold_pytests_exit(pytes
             "of waiting for it"
         ]
     )
+
+
+CTRL_C_IN_THE_WRAPPER = """
+import socketserver
+
+from netserve_testing import ServerFactory
+
+def test_interrupted_as_the_plugin_checks_errors(netserve, monkeypatch):
+    # Ctrl-C landing while the plugin collects the errors the test left, after the call.
+    def interrupted(self):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(ServerFactory, "take_unhandled_errors", interrupted)
+    netserve.serve(socketserver.BaseRequestHandler)
+"""
+
+
+def test_ctrl_c_in_the_plugins_hook_wrapper_passes_through_cleanly(pytester):
+    pytester.makepyfile(test_ctrl_c=CTRL_C_IN_THE_WRAPPER)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=RUN_TIMEOUT)
+    out = result.stdout.str() + result.stderr.str()
+    assert result.ret == pytest.ExitCode.INTERRUPTED, out
+    assert "KeyboardInterrupt" in out, out
+    assert "PluggyTeardownRaisedWarning" not in out, out
+    assert "pluggy/_" not in out, out
+
+
+def test_the_plugins_hook_wrappers_are_new_style(pytestconfig):
+    plugin = pytestconfig.pluginmanager.get_plugin("netserve")
+    assert plugin is not None
+    impls = [
+        impl
+        for caller in pytestconfig.pluginmanager.get_hookcallers(plugin) or []
+        for impl in caller.get_hookimpls()
+        if impl.plugin is plugin
+    ]
+    assert [impl.function.__name__ for impl in impls if impl.hookwrapper] == []
+    assert {impl.function.__name__ for impl in impls if impl.wrapper} >= {
+        "pytest_runtest_call",
+        "pytest_runtest_makereport",
+    }
