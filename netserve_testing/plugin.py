@@ -300,13 +300,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     marker = metafunc.definition.get_closest_marker("netserve_kinds")
     selectors = marker.args if marker is not None else ()
+    # A bad marker fails the collection of its file with one line (a CollectError is
+    # shown as its message alone), not a traceback through pytest and this plugin.
     try:
         kinds = select_kinds(*selectors)
     except (TypeError, ValueError) as exc:
-        raise pytest.UsageError(f"@pytest.mark.netserve_kinds{selectors!r}: {exc}") from None
+        raise pytest.Collector.CollectError(
+            f"{metafunc.definition.nodeid}: {_marker_text(selectors)}: {exc}"
+        ) from None
     if not kinds:
-        raise pytest.UsageError(
-            f"@pytest.mark.netserve_kinds{selectors!r} selects no server kind"
+        raise pytest.Collector.CollectError(
+            f"{metafunc.definition.nodeid}: {_marker_text(selectors)} selects no server kind"
             + _either_hint(tuple(map(str, selectors)))
         )
     settings = metafunc.config.stash[SETTINGS_KEY]
@@ -329,6 +333,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         _parametrize_skipped(metafunc, reason)
         return
     metafunc.parametrize("server_kind", served, ids=[kind.id for kind in served], indirect=True)
+
+
+def _marker_text(selectors: Tuple[Any, ...]) -> str:
+    return f"@pytest.mark.netserve_kinds({', '.join(map(repr, selectors))})"
 
 
 def _parametrize_skipped(metafunc: pytest.Metafunc, reason: str) -> None:

@@ -149,3 +149,45 @@ def test_the_plugins_hook_wrappers_are_new_style(pytestconfig):
         "pytest_runtest_call",
         "pytest_runtest_makereport",
     }
+
+
+NO_KIND = """
+import pytest
+
+@pytest.mark.netserve_kinds("udp", "stream")
+def test_selects_nothing(server_kind):
+    pass
+"""
+BAD_KIND = """
+import pytest
+
+@pytest.mark.netserve_kinds("no-such-kind")
+def test_selects_garbage(server_kind):
+    pass
+"""
+
+
+def test_a_marker_that_leaves_no_kind_is_one_clean_collection_error_line(pytester):
+    pytester.makepyfile(test_no_kind=NO_KIND, test_bad_kind=BAD_KIND)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=RUN_TIMEOUT)
+    assert result.ret == pytest.ExitCode.INTERRUPTED  # pytest stops on a collection error
+    out = result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            "*_ ERROR collecting test_no_kind.py _*",
+            "test_no_kind.py::test_selects_nothing: @pytest.mark.netserve_kinds('udp', "
+            "'stream') selects no server kind: several selectors narrow (a kind must match "
+            "each); for either, write 'udp,stream'",
+            "*= short test summary info =*",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*_ ERROR collecting test_bad_kind.py _*",
+            "test_bad_kind.py::test_selects_garbage: @pytest.mark.netserve_kinds('no-such-kind'): "
+            "unknown server kind 'no-such-kind': *",
+        ]
+    )
+    assert "plugin.py" not in out, out
+    assert "pluggy/" not in out, out
+    assert "Traceback" not in out, out
