@@ -191,3 +191,62 @@ def test_a_marker_that_leaves_no_kind_is_one_clean_collection_error_line(pyteste
     assert "plugin.py" not in out, out
     assert "pluggy/" not in out, out
     assert "Traceback" not in out, out
+
+
+EXITS_0 = """
+import os
+import socketserver
+
+import pytest
+
+from netserve_testing import ChildProcessDied
+
+class Exits(socketserver.StreamRequestHandler):
+    def handle(self):
+        if self.rfile.readline().strip() == b"exit":
+            os._exit(0)  # mid-request, without the end of the request being reported
+        self.wfile.write(b"ok\\n")
+
+BOTH = pytest.mark.parametrize(
+    "server_class", [None, socketserver.ForkingTCPServer], ids=["kind", "stdlib"]
+)
+
+@BOTH
+def test_exit_0_unexpected(netserve, server_class):
+    options = {} if server_class is None else {"server_class": server_class}
+    server = netserve.serve(Exits, "tcp-forking", **options)
+    server.connect().send_line("exit").expect_closed()
+    server.wait_for_requests(1)
+
+def test_exit_0_expected(netserve):
+    server = netserve.serve(Exits, "unix_stream-forking")
+    server.connect().send_line("exit").expect_closed()
+    [record] = server.wait_for_requests(1)
+    error = server.errors.expect(ChildProcessDied, match="exited with status 0")
+    assert record.error is error and error.exception.status == 0
+
+@BOTH
+def test_normal_children(netserve, server_class):
+    options = {} if server_class is None else {"server_class": server_class}
+    server = netserve.serve(Exits, "tcp-forking", **options)
+    for _ in range(5):
+        server.connect().send_line("hi").expect_line("ok")
+    records = server.wait_for_requests(5)
+    assert [record.error for record in records] == [None] * 5
+"""
+
+
+def test_a_forked_child_that_exits_with_status_0_mid_request_fails_the_test(pytester):
+    pytester.makepyfile(test_exits=EXITS_0)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--netserve-backend=socketserver", timeout=RUN_TIMEOUT
+    )
+    result.assert_outcomes(passed=3, failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*ChildProcessDied: child process * exited with status 0 while handling the request "
+            "from ('127.0.0.1', *), without reporting it*",
+        ]
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=RUN_TIMEOUT)
+    result.assert_outcomes(passed=3, failed=2)
