@@ -139,11 +139,14 @@ class TCPServer(BaseServer):
         """Close the listening socket, and remove the Unix socket file it created.
 
         If ``serve_forever()`` is running, it is asked to stop (without waiting),
-        since it has nothing left to wait on.
+        since it has nothing left to wait on. A server whose ``__init__`` was
+        skipped has no socket: then there is none to close.
         """
         if self._serving_thread is not None:
             self.request_shutdown()
-        self.socket.close()
+        sock = getattr(self, "socket", None)
+        if sock is not None:
+            sock.close()
         self._remove_socket_file()
 
     def fileno(self) -> int:

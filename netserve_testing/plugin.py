@@ -19,9 +19,12 @@ this module only wires it into pytest:
 
 from __future__ import annotations
 
+import contextlib
+import os
 import random
 import socket
 import sys
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +45,7 @@ import pytest
 from .live._factory import ServerFactory
 from .live._harness import DEFAULT_TEARDOWN_TIMEOUT
 from .live._kinds import ServerKind, select_kinds
-from .live._records import format_problems
+from .live._records import HandlerError, format_problems
 from .script._golden import RECORD_MODES, GoldenScript
 from .script._recording import Redactor
 
@@ -107,6 +110,10 @@ _FACTORIES_KEY = pytest.StashKey[List[ServerFactory]]()
 _TEST_SEED_KEY = pytest.StashKey[int]()
 _FAKER_KEY = pytest.StashKey["Faker"]()
 _INTERRUPTED_KEY = pytest.StashKey[bool]()
+# Handler threads teardown abandoned that are not daemons, with the test of each: the
+# interpreter would join them at exit, so pytest_unconfigure ends the process instead.
+_HELD_KEY = pytest.StashKey[List[Tuple[threading.Thread, str]]]()
+_SESSION_KEY = pytest.StashKey[pytest.Session]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -230,6 +237,36 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(_Interruption(config), "netserve-interruption")
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_SESSION_KEY] = session
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_unconfigure(config: pytest.Config) -> Generator[None, None, None]:
+    # After every other plugin's unconfigure (reports written, coverage saved): if an
+    # abandoned handler thread that is not a daemon still runs, the interpreter would
+    # wait for it forever at exit, so the process ends here with pytest's exit status.
+    yield
+    alive = [(t, nodeid) for t, nodeid in config.stash.get(_HELD_KEY, []) if t.is_alive()]
+    if not alive:
+        return
+    thread, nodeid = alive[0]
+    session = config.stash.get(_SESSION_KEY, None)
+    status = int(session.exitstatus) if session is not None else int(pytest.ExitCode.TESTS_FAILED)
+    more = f" (and {len(alive) - 1} more)" if len(alive) > 1 else ""
+    message = (
+        f"netserve: handler thread {thread.name!r} of {nodeid}{more} is still running and is "
+        "not a daemon (the test's server class sets daemon_threads=False): ending the process "
+        f"with exit status {status} instead of waiting for it"
+    )
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__):
+        with contextlib.suppress(Exception):
+            stream.flush()  # type: ignore[union-attr]  # (None: nothing to flush)
+    with contextlib.suppress(Exception):
+        os.write(sys.__stderr__.fileno() if sys.__stderr__ else 2, (message + "\n").encode())
+    os._exit(status)
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """Hand the session seed to a pytest-xdist worker (called in the controller)."""
@@ -263,13 +300,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     marker = metafunc.definition.get_closest_marker("netserve_kinds")
     selectors = marker.args if marker is not None else ()
+    # A bad marker fails the collection of its file with one line (a CollectError is
+    # shown as its message alone), not a traceback through pytest and this plugin.
     try:
         kinds = select_kinds(*selectors)
     except (TypeError, ValueError) as exc:
-        raise pytest.UsageError(f"@pytest.mark.netserve_kinds{selectors!r}: {exc}") from None
+        raise pytest.Collector.CollectError(
+            f"{metafunc.definition.nodeid}: {_marker_text(selectors)}: {exc}"
+        ) from None
     if not kinds:
-        raise pytest.UsageError(
-            f"@pytest.mark.netserve_kinds{selectors!r} selects no server kind"
+        raise pytest.Collector.CollectError(
+            f"{metafunc.definition.nodeid}: {_marker_text(selectors)} selects no server kind"
             + _either_hint(tuple(map(str, selectors)))
         )
     settings = metafunc.config.stash[SETTINGS_KEY]
@@ -292,6 +333,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         _parametrize_skipped(metafunc, reason)
         return
     metafunc.parametrize("server_kind", served, ids=[kind.id for kind in served], indirect=True)
+
+
+def _marker_text(selectors: Tuple[Any, ...]) -> str:
+    return f"@pytest.mark.netserve_kinds({', '.join(map(repr, selectors))})"
 
 
 def _parametrize_skipped(metafunc: pytest.Metafunc, reason: str) -> None:
@@ -361,30 +406,37 @@ def _add_note(exc: BaseException, note: str) -> None:
         return
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
-    outcome = yield
-    if outcome.excinfo is not None and _FACTORIES_KEY in item.stash:
-        help_text = _pytest_socket_help(outcome.excinfo[1])
-        if help_text is not None:
-            _add_note(outcome.excinfo[1], help_text)
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     # Errors recorded while the test ran fail the test itself; later ones fail teardown.
-    errors = [e for f in item.stash.get(_FACTORIES_KEY, []) for e in f.take_unhandled_errors()]
-    if not errors:
-        return
-    message = format_problems(errors, [])
-    if outcome.excinfo is None:
-        outcome.force_exception(pytest.fail.Exception(message, pytrace=False))
-    else:
-        item.add_report_section("call", "netserve handler errors", message)
+    # Ctrl-C (KeyboardInterrupt) passes through untouched, whenever it comes.
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:
+        if _FACTORIES_KEY in item.stash:
+            help_text = _pytest_socket_help(exc)
+            if help_text is not None:
+                _add_note(exc, help_text)
+        errors = _take_unhandled(item)
+        if errors:
+            item.add_report_section("call", "netserve handler errors", format_problems(errors, []))
+        raise
+    errors = _take_unhandled(item)
+    if errors:
+        raise pytest.fail.Exception(format_problems(errors, []), pytrace=False)
 
 
-@pytest.hookimpl(hookwrapper=True)
+def _take_unhandled(item: pytest.Item) -> List[HandlerError]:
+    return [e for f in item.stash.get(_FACTORIES_KEY, []) for e in f.take_unhandled_errors()]
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, Any, None]:
-    outcome = yield
-    report = outcome.get_result()
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
     seed = item.stash.get(_TEST_SEED_KEY, None)
     if seed is not None and report.failed:
         session_seed = item.config.stash[SETTINGS_KEY].seed
@@ -395,6 +447,7 @@ def pytest_runtest_makereport(
                 f"replay with --netserve-seed={session_seed}",
             )
         )
+    return report
 
 
 @pytest.fixture
@@ -445,6 +498,9 @@ def netserve(request: pytest.FixtureRequest) -> Iterator[ServerFactory]:
     request.node.stash.setdefault(_FACTORIES_KEY, []).append(factory)
     yield factory
     errors, leaks = factory.close()
+    held = request.config.stash.setdefault(_HELD_KEY, [])
+    for server in factory.servers:
+        held.extend((t, request.node.nodeid) for t in server.reported_threads if not t.daemon)
     if not (errors or leaks):
         return
     if request.config.stash.get(_INTERRUPTED_KEY, False):

@@ -49,7 +49,7 @@ from ._records import (
     RequestRecord,
     RequestsTimeout,
 )
-from ._stacks import indent, thread_stack
+from ._stacks import abandoned, indent, thread_stack
 from ._tls_client import TLSClient, client_hello
 
 __all__ = ["DEFAULT_TEARDOWN_TIMEOUT", "STDLIB_POLL_INTERVAL", "ServerHandle", "serve"]
@@ -466,7 +466,7 @@ class ServerHandle(ChecksOnExit):
             self._leaks.append(
                 f"request from {client_address!r} still being handled in {thread!r} "
                 f"{self.teardown_timeout:g} s after shutdown of {recorder.description} "
-                f"(abandoned)\n{self._where(thread_stack(thread), client_address)}"
+                f"{abandoned(thread)}\n{self._where(thread_stack(thread), client_address)}"
             )
         if waiting > 0:
             self._leaks.append(

@@ -20,7 +20,7 @@ from typing import List, Optional
 
 import netserve
 
-__all__ = ["frame_stack", "indent", "thread_stack"]
+__all__ = ["abandoned", "frame_stack", "indent", "thread_stack"]
 
 _PACKAGE_DIR = os.path.dirname(os.path.normcase(os.path.abspath(__file__)))
 _NETSERVE_DIR = os.path.dirname(os.path.normcase(os.path.abspath(netserve.__file__)))
@@ -79,3 +79,18 @@ def indent(text: str, prefix: str = "    ") -> str:
         '> a\\n> b'
     """
     return "\n".join(prefix + line for line in text.splitlines())
+
+
+def abandoned(thread: threading.Thread) -> str:
+    """Word that teardown abandons ``thread``, and whether it would hold the interpreter.
+
+    Example:
+        >>> abandoned(threading.Thread(daemon=True))
+        '(abandoned)'
+    """
+    if thread.daemon:
+        return "(abandoned)"
+    return (
+        "(abandoned; not a daemon thread: the server class sets daemon_threads=False, so "
+        "the interpreter would wait for it at exit; the pytest plugin ends the process instead)"
+    )

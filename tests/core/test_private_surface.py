@@ -179,6 +179,24 @@ def test_a_server_whose_init_was_skipped_can_shutdown_and_close() -> None:
     assert waited.is_set()
 
 
+@pytest.mark.parametrize(
+    "base",
+    [netserve.TCPServer, netserve.UDPServer, netserve.UnixStreamServer],
+    ids=["TCPServer", "UDPServer", "UnixStreamServer"],
+)
+def test_a_server_whose_init_was_skipped_can_server_close_without_a_socket(base: type) -> None:
+    # No socket was ever made: server_close() has nothing to close, and says nothing.
+    class Server(netserve.ThreadingMixIn, base):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any) -> None:
+            pass
+
+    server = Server()
+    call_with_timeout(server.shutdown)
+    server.server_close()
+    server.server_close()  # twice, as a with block after an explicit close does
+    assert not hasattr(server, "socket")
+
+
 def test_a_server_whose_init_was_skipped_can_serve_after_setting_up_by_hand() -> None:
     class Server(netserve.TCPServer):
         def __init__(self, *args: Any) -> None:

@@ -45,6 +45,7 @@ NOT_REEXPORTED: Dict[str, str] = {
     "live._forked.take_ctrl_c": "a forked child takes SIGINT back",
     "live._forked.unregister_address": "the addresses forked children cut connections to",
     "live._leaks.wait_for_any_child": "the harness's reaping of children at max_children",
+    "live._stacks.abandoned": "teardown's report of a stuck handler thread",
     "live._stacks.frame_stack": "the stack of a stuck handler in teardown's report",
     "live._stacks.indent": "teardown's report",
     "live._recorder.name_key": "matches a handler's client address to a kit client",
