@@ -189,19 +189,17 @@ def child_env(*paths: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def handlers_dir() -> Iterator[Path]:
-    """A private directory holding ``cli_handlers.py`` (the HANDLERS_MODULE source)."""
+def module_in_private_dir(source: str, stem: str) -> Iterator[Path]:
+    """Yield a uniquely named module holding ``source`` in a private directory, then remove it."""
     directory = Path(tempfile.mkdtemp(prefix="ns-"))
-    module = directory / f"cli_handlers_{uuid.uuid4().hex[:8]}.py"
-    module.write_text(HANDLERS_MODULE)
+    module = directory / f"{stem}_{uuid.uuid4().hex[:8]}.py"
+    module.write_text(source)
     yield module
     shutil.rmtree(directory)
 
 
-@pytest.fixture
-def run_cli() -> Iterator[Callable[..., CliProcess]]:
-    """Start ``python -m netserve ARGS``; the children are killed and reaped at teardown."""
+def cli_starter() -> Iterator[Callable[..., CliProcess]]:
+    """Yield ``start(*ARGS)`` running ``python -m netserve ARGS``; kills and reaps them after."""
     started: list[CliProcess] = []
 
     def start(*args: str, pythonpath: Optional[Path] = None) -> CliProcess:
@@ -213,6 +211,18 @@ def run_cli() -> Iterator[Callable[..., CliProcess]]:
     yield start
     for process in started:
         process.close()
+
+
+@pytest.fixture
+def handlers_dir() -> Iterator[Path]:
+    """A private directory holding ``cli_handlers.py`` (the HANDLERS_MODULE source)."""
+    yield from module_in_private_dir(HANDLERS_MODULE, "cli_handlers")
+
+
+@pytest.fixture
+def run_cli() -> Iterator[Callable[..., CliProcess]]:
+    """Start ``python -m netserve ARGS``; the children are killed and reaped at teardown."""
+    yield from cli_starter()
 
 
 def _custom(handlers_module: Path, name: str) -> str:

@@ -9,7 +9,6 @@ import socket
 import sys
 import tempfile
 import textwrap
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Callable
@@ -18,7 +17,14 @@ import pytest
 
 from netserve._cli import main, parse_attribute, parse_options
 
-from .test_cli import TIMEOUT, CliProcess, _assert_clean_stderr, _tcp_exchange, child_env
+from .test_cli import (
+    TIMEOUT,
+    CliProcess,
+    _assert_clean_stderr,
+    _tcp_exchange,
+    cli_starter,
+    module_in_private_dir,
+)
 
 OPTIONS_MODULE = textwrap.dedent(
     """
@@ -35,26 +41,13 @@ OPTIONS_MODULE = textwrap.dedent(
 @pytest.fixture
 def options_module() -> Iterator[Path]:
     """A private directory holding a uniquely named handlers module for these tests."""
-    directory = Path(tempfile.mkdtemp(prefix="ns-"))
-    module = directory / f"cli_options_{uuid.uuid4().hex[:8]}.py"
-    module.write_text(OPTIONS_MODULE)
-    yield module
-    shutil.rmtree(directory)
+    yield from module_in_private_dir(OPTIONS_MODULE, "cli_options")
 
 
 @pytest.fixture
 def start_cli() -> Iterator[Callable[..., CliProcess]]:
     """Start ``python -m netserve ARGS``; the children are killed and reaped at teardown."""
-    started: list[CliProcess] = []
-
-    def start(*args: str, pythonpath: Path | None = None) -> CliProcess:
-        process = CliProcess(list(args), child_env(*([pythonpath] if pythonpath else [])))
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        process.close()
+    yield from cli_starter()
 
 
 @pytest.mark.parametrize(
