@@ -16,7 +16,7 @@ import sys
 import threading
 
 from ._coverage import save_child_coverage
-from ._pool import WorkerPool
+from ._pool import WorkerPool, join_thread
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ class _Threads(list):  # type: ignore[type-arg]
     def join(self) -> None:
         """Wait for every thread in the list, then forget them."""
         for thread in self.pop_all():
-            thread.join()
+            join_thread(thread)
 
 
 class _NoThreads:

@@ -47,6 +47,25 @@ def _track(pool: WorkerPool) -> bool:
     return True
 
 
+# How long the main thread waits at a time for a thread to end (see join_thread()).
+_MAIN_THREAD_JOIN_SLICE = 0.1
+
+
+def join_thread(thread: threading.Thread) -> None:
+    """Wait for ``thread`` to end; in the main thread, in slices, so signals stay handled.
+
+    The kernel hands a process-wide signal (Ctrl-C, SIGTERM) to any thread that does not
+    block it, and Python runs the handler only when the main thread next wakes: an
+    untimed join there could hold a second Ctrl-C for as long as a handler runs. Timed
+    joins wake the main thread now and then, so its handlers run within a slice.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        thread.join()
+        return
+    while thread.is_alive():
+        thread.join(_MAIN_THREAD_JOIN_SLICE)
+
+
 class WorkerPool:
     """Runs ``work(request, client_address)`` on at most ``max_workers`` threads.
 
@@ -169,7 +188,7 @@ class WorkerPool:
         del never_started
         if wait:
             for worker in workers:
-                worker.join()
+                join_thread(worker)
 
 
 def _report_exception() -> None:

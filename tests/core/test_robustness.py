@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import sys
 import threading
 from typing import Any, List
@@ -16,6 +17,7 @@ from ._support import (
     TIMEOUT,
     EchoUpperHandler,
     call_with_timeout,
+    child_env,
     connect,
     open_fds,
     recv_until_eof,
@@ -199,3 +201,74 @@ def test_bad_unix_address_type_names_it() -> None:
 def test_server_socket_family_follows_an_IPv6_literal_only() -> None:
     with netserve.TCPServer(("127.0.0.1", 0), EchoUpperHandler) as server:
         assert server.socket.family == socket.AF_INET
+
+
+# A second Ctrl-C must reach a main thread that waits in server_close() for a handler,
+# even when the kernel hands the signal to the handler's thread (it may pick any thread
+# that does not block it): pthread_kill() sends it there on purpose.
+_SIGNAL_TO_ANOTHER_THREAD = r"""
+import signal, socket, sys, threading, time
+import netserve
+
+kind = sys.argv[1]
+started, release = threading.Event(), threading.Event()
+
+class Waits(netserve.BaseRequestHandler):
+    def handle(self):
+        started.set()
+        release.wait(60)
+
+server_class = {"threading": netserve.ThreadingTCPServer, "pool": netserve.ThreadPoolTCPServer}
+server = server_class[kind](("127.0.0.1", 0), Waits)
+loop = threading.Thread(target=server.serve_forever)
+loop.start()
+client = socket.create_connection(server.server_address)
+assert started.wait(30)
+server.shutdown()
+loop.join()
+(handler,) = [t for t in threading.enumerate() if t not in (threading.main_thread(), loop)]
+main = threading.main_thread().ident
+
+def interrupt_when_main_waits():
+    # Wait until the main thread is inside a join, then signal the handler's thread.
+    idle = threading.Event()
+    while not any(
+        "join" in frame.f_code.co_name
+        for frame in _frames(sys._current_frames().get(main))
+    ):
+        idle.wait(0.01)
+    signal.pthread_kill(handler.ident, signal.SIGINT)
+
+def _frames(frame):
+    while frame is not None:
+        yield frame
+        frame = frame.f_back
+
+threading.Thread(target=interrupt_when_main_waits, daemon=True).start()
+began = time.monotonic()
+try:
+    server.server_close()
+    print("server_close returned without the interrupt")
+except KeyboardInterrupt:
+    print(f"interrupted after {time.monotonic() - began:.1f} s")
+finally:
+    release.set()
+    client.close()
+"""
+
+
+@pytest.mark.parametrize("kind", ["threading", "pool"])
+def test_a_signal_delivered_to_a_handler_thread_still_interrupts_server_close(kind: str) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-c", _SIGNAL_TO_ANOTHER_THREAD, kind],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    (line,) = completed.stdout.splitlines()
+    assert line.startswith("interrupted after "), completed.stdout
+    # An untimed join waits the handler's 60 s out; the main thread wakes within a slice.
+    assert float(line.split()[2]) < 30, line
